@@ -1,0 +1,30 @@
+"""The swarm Pulumi program: a cluster on the stack's platform, its swarms and their SSH entry."""
+
+import pulumi
+
+from components.ssh_entry import SshEntry, render_ssh_config
+from components.swarm_workloads import SwarmWorkloads
+from stacks.config_loader import parse_stack_config, read_pulumi_config
+from stacks.platform import build_cluster
+
+config = parse_stack_config(read_pulumi_config(), f"Pulumi.{pulumi.get_stack()}.yaml")
+name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+
+cluster = build_cluster(name, config)
+
+in_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
+workloads = SwarmWorkloads(
+    f"{name}-swarms", config.swarms, cluster.storage_class_name, opts=in_cluster
+)
+ssh_entry = SshEntry(f"{name}-ssh", config.swarms, cluster.ssh_node_port, opts=in_cluster)
+
+jump_alias = f"{name}-jump"
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("api_server_ip", cluster.api_server_ip)
+pulumi.export("ssh_host", cluster.ssh_host)
+pulumi.export(
+    "ssh_config",
+    cluster.ssh_host.apply(lambda host: render_ssh_config(jump_alias, host, cluster.ssh_port, config.swarms)),
+)
+pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key}"))
+pulumi.export("swarm_namespaces", workloads.namespaces)

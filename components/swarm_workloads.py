@@ -1,0 +1,226 @@
+"""`SwarmWorkloads`: the SwarmContainers of every swarm, on any Kubernetes cluster."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.config import Swarm
+
+# The namespace of the SSH entry, whose pods may reach every swarm's sshd.
+SSH_ENTRY_NAMESPACE = "swarm-ssh"
+
+AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
+
+# Set by the StatefulSet controller on every pod since Kubernetes 1.28.
+_POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+
+
+def namespace_name(swarm: Swarm) -> str:
+    return f"swarm-{swarm.name}"
+
+
+def container_dns_name(swarm: Swarm, ordinal: int) -> str:
+    """Return the cluster DNS name of one container, served by the swarm's headless Service."""
+    return f"{swarm.name}-{ordinal}.{swarm.name}.{namespace_name(swarm)}.svc.cluster.local"
+
+
+def swarm_labels(swarm: Swarm) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "swarm-container",
+        "app.kubernetes.io/instance": swarm.name,
+        "app.kubernetes.io/part-of": "swarm",
+    }
+
+
+class SwarmWorkloads(pulumi.ComponentResource):
+    """Per swarm: a namespace, its SSH keys, a headless Service, a network policy and a StatefulSet.
+
+    Each container of a swarm gets its own workspace PVC from the StatefulSet's
+    volume claim template. PVCs are kept when the StatefulSet scales down or is
+    deleted, so workspaces outlive their containers.
+
+    Outputs:
+        namespaces: namespace of each swarm, by swarm name.
+    """
+
+    namespaces: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        name: str,
+        swarms: list[Swarm],
+        storage_class_name: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("swarm:workloads:SwarmWorkloads", name, None, opts)
+        namespaces = {}
+        for swarm in swarms:
+            namespaces[swarm.name] = self._swarm(name, swarm, storage_class_name)
+
+        self.namespaces = pulumi.Output.from_input(namespaces)
+        self.register_outputs({"namespaces": self.namespaces})
+
+    def _swarm(self, name: str, swarm: Swarm, storage_class_name: pulumi.Input[str]) -> pulumi.Output[str]:
+        prefix = f"{name}-{swarm.name}"
+        labels = swarm_labels(swarm)
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{prefix}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=namespace_name(swarm),
+                labels={
+                    "app.kubernetes.io/part-of": "swarm",
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                },
+            ),
+            opts=child,
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        namespace_name_output = namespace.metadata.name
+
+        # Public keys are not secret; a ConfigMap lets an edit reach running
+        # containers without a restart.
+        keys = k8s.core.v1.ConfigMap(
+            f"{prefix}-ssh-keys",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{swarm.name}-ssh-keys", namespace=namespace_name_output, labels=labels
+            ),
+            data={"authorized_keys": "\n".join(swarm.ssh_public_keys) + "\n"},
+            opts=in_namespace,
+        )
+
+        # Headless, and publishing containers that are not ready yet, so that
+        # <swarm>-<n>.<swarm>.<namespace> resolves from the moment a pod exists.
+        service = k8s.core.v1.Service(
+            f"{prefix}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=swarm.name, namespace=namespace_name_output, labels=labels
+            ),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None",
+                publish_not_ready_addresses=True,
+                selector=labels,
+                ports=[k8s.core.v1.ServicePortArgs(name="ssh", port=swarm.ssh_port, target_port="ssh")],
+            ),
+            opts=in_namespace,
+        )
+
+        # Containers of one swarm reach each other on any port; from outside
+        # the namespace only the SSH entry gets in, and only to sshd.
+        k8s.networking.v1.NetworkPolicy(
+            f"{prefix}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{swarm.name}-isolation", namespace=namespace_name_output, labels=labels
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]
+                    ),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": SSH_ENTRY_NAMESPACE}
+                                )
+                            )
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=swarm.ssh_port)],
+                    ),
+                ],
+            ),
+            opts=in_namespace,
+        )
+
+        k8s.apps.v1.StatefulSet(
+            f"{prefix}-statefulset",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=swarm.name, namespace=namespace_name_output, labels=labels),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=swarm.name,
+                replicas=swarm.replicas,
+                # Containers are independent of each other, so they start and
+                # stop together instead of one ordinal at a time.
+                pod_management_policy="Parallel",
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod_spec(swarm, keys),
+                ),
+                volume_claim_templates=[
+                    k8s.core.v1.PersistentVolumeClaimArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(name="workspace", labels=labels),
+                        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=storage_class_name,
+                            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                                requests={"storage": swarm.storage}
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, service]),
+        )
+        return namespace_name_output
+
+    def _pod_spec(self, swarm: Swarm, keys: k8s.core.v1.ConfigMap) -> k8s.core.v1.PodSpecArgs:
+        resources = {"cpu": swarm.cpu, "memory": swarm.memory}
+        environment = {
+            "SWARM_ID": swarm.name,
+            "SWARM_MASTER": container_dns_name(swarm, 0),
+            # Read by linuxserver/openssh-server and images that follow its
+            # conventions; other images can read the same files directly.
+            "USER_NAME": swarm.ssh_user,
+            "PUBLIC_KEY_FILE": f"{AUTHORIZED_KEYS_DIR}/authorized_keys",
+            "PASSWORD_ACCESS": "false",
+            "SUDO_ACCESS": "false",
+        }
+        env = [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in environment.items()]
+        env.append(
+            k8s.core.v1.EnvVarArgs(
+                name="SWARM_NODE_ID",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(
+                        field_path=f"metadata.labels['{_POD_INDEX_LABEL}']"
+                    )
+                ),
+            )
+        )
+        return k8s.core.v1.PodSpecArgs(
+            automount_service_account_token=False,
+            enable_service_links=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name="workspace",
+                    image=swarm.image,
+                    env=env,
+                    ports=[k8s.core.v1.ContainerPortArgs(name="ssh", container_port=swarm.ssh_port)],
+                    resources=k8s.core.v1.ResourceRequirementsArgs(requests=resources, limits=resources),
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
+                        period_seconds=10,
+                    ),
+                    security_context=k8s.core.v1.SecurityContextArgs(privileged=False),
+                    volume_mounts=[
+                        k8s.core.v1.VolumeMountArgs(name="workspace", mount_path=swarm.workspace_path),
+                        k8s.core.v1.VolumeMountArgs(name="ssh-keys", mount_path=AUTHORIZED_KEYS_DIR, read_only=True),
+                    ],
+                )
+            ],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="ssh-keys",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=keys.metadata.name),
+                )
+            ],
+        )

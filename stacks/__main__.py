@@ -1,0 +1,101 @@
+"""Command line of the cross-stack tools: `python -m stacks plan dev`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Optional
+
+from stacks.config_loader import StackConfigError
+
+# Inputs worth a line in the text tree, by resource type. Other inputs are in
+# the JSON output.
+_KEY_INPUTS = {
+    "hcloud:index/network:Network": ["ipRange"],
+    "hcloud:index/networkSubnet:NetworkSubnet": ["networkZone", "ipRange"],
+    "hcloud:index/firewall:Firewall": ["rules"],
+    "hcloud:index/server:Server": ["serverType", "location", "image", "networks", "userData"],
+    "hcloud:index/primaryIp:PrimaryIp": ["type", "location"],
+    "hcloud:index/loadBalancer:LoadBalancer": ["loadBalancerType", "location"],
+    "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork": ["ip"],
+    "hcloud:index/loadBalancerTarget:LoadBalancerTarget": ["type", "labelSelector", "usePrivateIp"],
+    "hcloud:index/loadBalancerService:LoadBalancerService": ["protocol", "listenPort", "destinationPort"],
+    "command:remote:Command": ["connection"],
+    "pulumi:providers:kubernetes": ["kubeconfig"],
+    "kubernetes:helm.sh/v3:Release": ["chart", "version", "namespace"],
+    "kubernetes:core/v1:Secret": ["metadata", "stringData"],
+    "kubernetes:storage.k8s.io/v1:StorageClass": ["provisioner", "reclaimPolicy"],
+    "kubernetes:apps/v1:StatefulSet": ["metadata", "spec.replicas"],
+    "kubernetes:apps/v1:Deployment": ["metadata", "spec.replicas"],
+}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan_parser = commands.add_parser(
+        "plan", help="list the resources a stack would create, offline, with no credentials"
+    )
+    plan_parser.add_argument("stack", help="stack name (Pulumi.<stack>.yaml at the project root) or a stack file path")
+    plan_parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    arguments = parser.parse_args(argv)
+
+    # Imported here so that `--help` answers without loading the Pulumi SDK.
+    from stacks.plan import run_plan
+
+    try:
+        plan = run_plan(arguments.stack)
+    except StackConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    if arguments.format == "json":
+        print(json.dumps(plan.as_json(), indent=2))
+    else:
+        print(render_tree(plan))
+    return 0
+
+
+def render_tree(plan) -> str:
+    """Render the plan as an indented tree of `type name` lines with their key inputs."""
+    children: dict[Optional[str], list] = {}
+    for resource in plan.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    lines = [f"stack {plan.stack}: {len(plan.resources)} resources"]
+
+    def visit(parent: Optional[str], depth: int) -> None:
+        for resource in children.get(parent, []):
+            indent = "  " * depth
+            lines.append(f"{indent}+ {resource.type}  {resource.name}")
+            for key in _KEY_INPUTS.get(resource.type, []):
+                value = _lookup(resource.inputs, key)
+                if value is not None:
+                    lines.append(f"{indent}    {key}: {_short(value)}")
+            visit(resource.urn, depth + 1)
+
+    visit(None, 1)
+    if plan.outputs:
+        lines.append("outputs:")
+        lines += [f"  {key}: {_short(value)}" for key, value in plan.outputs.items()]
+    return "\n".join(lines)
+
+
+def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
+    value: Any = inputs
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+if __name__ == "__main__":
+    sys.exit(main())

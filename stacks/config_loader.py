@@ -1,0 +1,187 @@
+"""Read the `swarm:` config of a stack and parse it into a `StackConfig`.
+
+Errors become `StackConfigError`, a `pulumi.RunError`: Pulumi prints its
+message without a traceback, and the offline plan prints it as one line per
+problem and exits with code 2. Each line names the key, the bad value, what is
+allowed and the `pulumi config set` command that fixes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shlex
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from stacks.config import StackConfig
+
+NAMESPACE = "swarm"
+
+# The platforms and the config section each one needs.
+PLATFORM_SECTIONS = {"hetzner-k3s": "hetzner"}
+
+
+class StackConfigError(pulumi.RunError):
+    """Invalid stack config, with one self-contained line per problem."""
+
+
+def read_pulumi_config() -> dict[str, Any]:
+    """Return every `swarm:` key the Pulumi engine passed to this program, JSON values decoded."""
+    raw = dict(pulumi.runtime.get_config_env())
+    raw.update(pulumi.runtime.config.CONFIG.get())
+    prefix = NAMESPACE + ":"
+    return {key[len(prefix) :]: decode_value(value) for key, value in raw.items() if key.startswith(prefix)}
+
+
+def decode_value(value: Any) -> Any:
+    """Decode a config value as the engine hands it over: objects and lists as JSON text."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def parse_stack_config(values: Mapping[str, Any], stack_file: str = "Pulumi.<stack>.yaml") -> StackConfig:
+    """Validate the `swarm:` keys of one stack, raising `StackConfigError` on any problem."""
+    platform = values.get("platform")
+    section = PLATFORM_SECTIONS.get(platform) if isinstance(platform, str) else None
+    if section is not None and section not in values:
+        raise StackConfigError(
+            f"missing config key {NAMESPACE}:{section}: it is required when {NAMESPACE}:platform is "
+            f"{platform}; add a '{NAMESPACE}:{section}:' object to {stack_file} "
+            f"(see the README for its keys)"
+        )
+
+    try:
+        return StackConfig.model_validate(dict(values))
+    except ValidationError as error:
+        lines = [_describe(problem, values) for problem in error.errors(include_url=False)]
+        raise StackConfigError("\n".join(dict.fromkeys(lines))) from None
+
+
+def _describe(problem: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    location = tuple(problem["loc"])
+    key = _config_path(location)
+
+    if problem["type"] == "extra_forbidden":
+        return _describe_unknown_key(location, key)
+
+    example = _example_value(location)
+    if problem["type"] == "missing":
+        return f"missing config key {key}; set it with: {_set_command(key, example)}"
+
+    message = problem["msg"].removeprefix("Value error, ")
+    value = problem.get("input")
+    if isinstance(value, dict):
+        # A rule across several keys: its message names the keys and the fix.
+        return f"invalid config {key}: {message}"
+    if problem["type"].startswith("literal"):
+        description = _field_description(location)
+        message += f" ({description})" if description else ""
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return f"invalid config {key} = {shown}: {message}; fix with: {_set_command(key, example)}"
+
+
+def _describe_unknown_key(location: tuple, key: str) -> str:
+    parent = location[:-1]
+    valid = _valid_keys(parent)
+    nearest = difflib.get_close_matches(str(location[-1]), valid, n=1, cutoff=0.5)
+    hint = f"did you mean {_config_path(parent + (nearest[0],))}? " if nearest else ""
+    return (
+        f"unknown config key {key}: {hint}valid keys here: {', '.join(valid)}; "
+        f"remove it with: pulumi config rm {_path_flag(key)}{_quote(key)}"
+    )
+
+
+def _valid_keys(location: tuple) -> list[str]:
+    """List the camelCase keys that the model at `location` accepts."""
+    model = _model_at(location)
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_at(location: tuple) -> type[BaseModel]:
+    model: type[BaseModel] = StackConfig
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields[_field_name(model, part)]
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _field_at(location: tuple) -> Optional[FieldInfo]:
+    names = [part for part in location if not isinstance(part, int)]
+    try:
+        model = _model_at(tuple(names[:-1]))
+        return model.model_fields[_field_name(model, names[-1])]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _field_description(location: tuple) -> str:
+    field = _field_at(location)
+    return (field.description or "") if field else ""
+
+
+def _example_value(location: tuple) -> str:
+    """Return a value to show in the fix command: the field's first example, or a placeholder."""
+    field = _field_at(location)
+    if field is None or not field.examples:
+        return "<value>"
+    example = field.examples[0]
+    is_list = getattr(field.annotation, "__origin__", None) is list
+    if is_list and not isinstance(location[-1], int):
+        # The examples of a list field are items; the whole list is set as JSON.
+        return json.dumps([example])
+    return example if isinstance(example, str) else json.dumps(example)
+
+
+def _field_name(model: type[BaseModel], alias: str) -> str:
+    for name, field in model.model_fields.items():
+        if field.alias == alias or name == alias:
+            return name
+    raise KeyError(alias)
+
+
+def _inner_model(annotation: Any) -> type[BaseModel]:
+    """Find the model inside an annotation such as `Optional[list[WorkerPool]]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        try:
+            return _inner_model(argument)
+        except TypeError:
+            continue
+    raise TypeError(f"no model in {annotation!r}")
+
+
+def _config_path(location: tuple) -> str:
+    """Render a pydantic error location as a Pulumi config path, such as swarm:swarms[0].cpu."""
+    path = NAMESPACE
+    for index, part in enumerate(location):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif index == 0:
+            path += f":{part}"
+        else:
+            path += f".{part}"
+    return path
+
+
+def _path_flag(key: str) -> str:
+    return "--path " if ("." in key or "[" in key) else ""
+
+
+def _quote(key: str) -> str:
+    return f"'{key}'" if ("[" in key or "." in key) else key
+
+
+def _set_command(key: str, value: str) -> str:
+    shown = value if value == "<value>" else shlex.quote(value)
+    return f"pulumi config set {_path_flag(key)}{_quote(key)} {shown}"

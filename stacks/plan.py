@@ -1,0 +1,239 @@
+"""Offline plan: run the real Pulumi program in-process under Pulumi's mocks.
+
+No Pulumi CLI, provider plugin or cloud credential is involved. The mocks
+play the engine of a `pulumi preview` for a new stack: every resource keeps
+its inputs, and every output that a provider would compute (ids, addresses,
+the kubeconfig) stays unknown, so values derived from them show as unknown
+as they would in a preview.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from google.protobuf import struct_pb2
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.config_loader import NAMESPACE, StackConfigError, decode_value, parse_stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+# Credentials that the program reads but the offline plan never uses. A stack
+# file holds them encrypted (or not at all), so the plan passes placeholders.
+_PLACEHOLDER_SECRETS = {"hcloud:token": "offline-plan-placeholder"}
+
+
+@dataclass
+class PlannedResource:
+    """One registered resource, with its inputs as a preview would show them."""
+
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    inputs: dict[str, Any]
+    # Inputs in the engine's wire form, with secrets unwrapped. Tests use
+    # these to validate rendered documents; they are never printed.
+    raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
+    secret_inputs: set[str] = field(default_factory=set)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    """The resources and stack outputs of one offline run of the program."""
+
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, resource_type: str) -> list[PlannedResource]:
+        return [resource for resource in self.resources if resource.type == resource_type]
+
+    def named(self, name: str) -> PlannedResource:
+        for resource in self.resources:
+            if resource.name == name:
+                return resource
+        raise KeyError(f"no resource named {name!r} in the plan of {self.stack}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "resources": [resource.as_json() for resource in self.resources]}
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """A `Pulumi.<stack>.yaml` file, read into the flat key/value form the engine hands a program."""
+
+    path: Path
+    stack: str
+    project: str
+    config: dict[str, str]
+    secret_keys: list[str]
+
+    def swarm_values(self) -> dict[str, Any]:
+        """Return the `swarm:` keys, decoded from JSON back to objects."""
+        prefix = NAMESPACE + ":"
+        return {
+            key[len(prefix) :]: decode_value(value)
+            for key, value in self.config.items()
+            if key.startswith(prefix)
+        }
+
+
+def resolve_stack_file(stack_or_path: str) -> Path:
+    """Map a stack name to `Pulumi.<stack>.yaml` at the project root; pass paths through."""
+    if stack_or_path.endswith((".yaml", ".yml")) or "/" in stack_or_path:
+        return Path(stack_or_path)
+    return ROOT / f"Pulumi.{stack_or_path}.yaml"
+
+
+def read_stack_file(path: Path) -> StackFile:
+    """Read a stack file and the project name from the Pulumi.yaml beside the program."""
+    if not path.is_file():
+        raise StackConfigError(
+            f"stack file {path} not found: pass a stack name such as 'dev' (for Pulumi.dev.yaml "
+            f"at {ROOT}) or the path of a Pulumi.<stack>.yaml file"
+        )
+    name = path.name
+    stack = name.removeprefix("Pulumi.").rsplit(".", 1)[0] if name.startswith("Pulumi.") else path.stem
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+
+    document = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted with the stack's secrets provider, which the offline
+            # plan cannot reach: the program sees a placeholder, marked secret.
+            config[full_key] = "offline-plan-placeholder"
+            secret_keys.append(full_key)
+        else:
+            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    for key, placeholder in _PLACEHOLDER_SECRETS.items():
+        if key not in config:
+            config[key] = placeholder
+            secret_keys.append(key)
+    return StackFile(path, stack, project, config, secret_keys)
+
+
+class _PreviewMocks(mocks.Mocks):
+    """Mocks that answer like the engine in a preview of a new stack."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        # No id and no computed outputs: both are unknown until a real apply.
+        return None, dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        return {}, None
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that records each registration with its parent and its secret markers."""
+
+    def __init__(self, mock_engine: mocks.Mocks) -> None:
+        super().__init__(mock_engine)
+        self.planned: list[PlannedResource] = []
+        self.stack_urn: Optional[str] = None
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+
+        shown: dict[str, Any] = {}
+        raw: dict[str, Any] = {}
+        secret_inputs: set[str] = set()
+        for key, value in request.object.items():
+            if key.startswith("__"):
+                continue
+            shown[key] = _render(value)
+            raw_value, is_secret = rpc._unwrap_rpc_secret_struct_properties(value)
+            raw[key] = _plain(raw_value)
+            if is_secret:
+                secret_inputs.add(key)
+        parent = request.parent if request.parent and request.parent != self.stack_urn else None
+        self.planned.append(
+            PlannedResource(response.urn, request.type, request.name, parent, shown, raw, secret_inputs)
+        )
+        return response
+
+
+def _render(value: Any) -> Any:
+    """Convert a wire value to plain data, secrets as [secret] and unknowns as [unknown]."""
+    if isinstance(value, struct_pb2.Struct):
+        if rpc._special_sig_key in value:
+            signature = value[rpc._special_sig_key]
+            if signature == rpc._special_secret_sig:
+                return SECRET
+            if signature == rpc._special_resource_sig:
+                return value["urn"]
+            return UNKNOWN
+        return {key: _render(item) for key, item in value.items()}
+    if isinstance(value, (struct_pb2.ListValue, list)):
+        return [_render(item) for item in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, struct_pb2.Struct):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (struct_pb2.ListValue, list)):
+        return [_plain(item) for item in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def run_plan(stack_or_path: str) -> Plan:
+    """Run the program for one stack file under preview mocks and return what it registers."""
+    stack_file = read_stack_file(resolve_stack_file(stack_or_path))
+    # Validate first, so a bad config fails with its one-line message before
+    # the Pulumi runtime is set up.
+    parse_stack_config(stack_file.swarm_values(), stack_file.path.name)
+
+    monitor = _RecordingMonitor(_PreviewMocks())
+    mocks.set_mocks(
+        _PreviewMocks(), project=stack_file.project, stack=stack_file.stack, preview=True, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(stack_file.config, stack_file.secret_keys)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__pulumi_main__")))
+
+    outputs = {}
+    root = get_root_resource()
+    if root is not None:
+        outputs = {key: _describe_output(value) for key, value in root.outputs.items()}
+    return Plan(stack_file.stack, monitor.planned, outputs)
+
+
+def _describe_output(value: Any) -> Any:
+    if not isinstance(value, pulumi.Output):
+        return value
+    is_known = _sync_await(value.is_known())
+    if _sync_await(value.is_secret()):
+        return SECRET
+    if not is_known:
+        return UNKNOWN
+    return _sync_await(value.future())
