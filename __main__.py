@@ -26,5 +26,5 @@ pulumi.export(
     "ssh_config",
     cluster.ssh_host.apply(lambda host: render_ssh_config(jump_alias, host, cluster.ssh_port, config.swarms)),
 )
-pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key}"))
+pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key.strip()}\n"))
 pulumi.export("swarm_namespaces", workloads.namespaces)

@@ -145,7 +145,7 @@ class SshEntry(pulumi.ComponentResource):
         # identity across restarts and users can pin it in known_hosts.
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
         host_key_secret = k8s.core.v1.Secret(
-            f"{name}-host-key",
+            f"{name}-host-key-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name="ssh-entry-host-key", namespace=SSH_ENTRY_NAMESPACE, labels=labels
             ),

@@ -47,7 +47,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         plan = run_plan(arguments.stack)
     except StackConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
 
     if arguments.format == "json":

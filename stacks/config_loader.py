@@ -61,7 +61,10 @@ def parse_stack_config(values: Mapping[str, Any], stack_file: str = "Pulumi.<sta
     try:
         return StackConfig.model_validate(dict(values))
     except ValidationError as error:
-        lines = [_describe(problem, values) for problem in error.errors(include_url=False)]
+        problems = error.errors(include_url=False)
+        # Unknown keys first: a misspelt key usually explains a missing one.
+        problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")
+        lines = [_describe(problem, values) for problem in problems]
         raise StackConfigError("\n".join(dict.fromkeys(lines))) from None
 
 

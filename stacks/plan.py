@@ -49,6 +49,10 @@ class PlannedResource:
     # these to validate rendered documents; they are never printed.
     raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
     secret_inputs: set[str] = field(default_factory=set)
+    # Provider reference, "<provider urn>::<provider id>", or "" for the default provider.
+    provider: str = ""
+    ignore_changes: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -132,7 +136,7 @@ def read_stack_file(path: Path) -> StackFile:
     return StackFile(path, stack, project, config, secret_keys)
 
 
-class _PreviewMocks(mocks.Mocks):
+class PreviewMocks(mocks.Mocks):
     """Mocks that answer like the engine in a preview of a new stack."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
@@ -143,13 +147,20 @@ class _PreviewMocks(mocks.Mocks):
         return {}, None
 
 
-class _RecordingMonitor(mocks.MockMonitor):
+class RecordingMonitor(mocks.MockMonitor):
     """A mock monitor that records each registration with its parent and its secret markers."""
 
     def __init__(self, mock_engine: mocks.Mocks) -> None:
         super().__init__(mock_engine)
         self.planned: list[PlannedResource] = []
         self.stack_urn: Optional[str] = None
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the root stack out of a child's type chain, so
+        # top-level resources get the same URNs here as in a real preview.
+        if parent == self.stack_urn:
+            parent = ""
+        return super().make_urn(parent, type_, name)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -170,7 +181,18 @@ class _RecordingMonitor(mocks.MockMonitor):
                 secret_inputs.add(key)
         parent = request.parent if request.parent and request.parent != self.stack_urn else None
         self.planned.append(
-            PlannedResource(response.urn, request.type, request.name, parent, shown, raw, secret_inputs)
+            PlannedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=parent,
+                inputs=shown,
+                raw_inputs=raw,
+                secret_inputs=secret_inputs,
+                provider=request.provider,
+                ignore_changes=list(request.ignoreChanges),
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+            )
         )
         return response
 
@@ -207,16 +229,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_plan(stack_or_path: str) -> Plan:
-    """Run the program for one stack file under preview mocks and return what it registers."""
+def run_plan(
+    stack_or_path: str,
+    engine: Optional[mocks.Mocks] = None,
+    monitor: Optional[mocks.MockMonitor] = None,
+    check_config_first: bool = True,
+) -> Plan:
+    """Run the program for one stack file under mocks and return what it registers.
+
+    `engine` defaults to mocks that answer like a preview; tests pass mocks
+    that fill in computed outputs, as an apply would. With
+    `check_config_first` off, the program meets the config unchecked, as it
+    does under `pulumi up`.
+    """
     stack_file = read_stack_file(resolve_stack_file(stack_or_path))
     # Validate first, so a bad config fails with its one-line message before
     # the Pulumi runtime is set up.
-    parse_stack_config(stack_file.swarm_values(), stack_file.path.name)
+    if check_config_first:
+        parse_stack_config(stack_file.swarm_values(), stack_file.path.name)
 
-    monitor = _RecordingMonitor(_PreviewMocks())
+    engine = engine or PreviewMocks()
+    monitor = monitor or RecordingMonitor(engine)
+    # A fresh root stack for every run, so that runs in one process (the
+    # tests) do not share outputs.
+    pulumi.runtime.settings.ROOT.set(None)
     mocks.set_mocks(
-        _PreviewMocks(), project=stack_file.project, stack=stack_file.stack, preview=True, monitor=monitor
+        engine,
+        project=stack_file.project,
+        stack=stack_file.stack,
+        preview=isinstance(engine, PreviewMocks),
+        monitor=monitor,
     )
     pulumi.runtime.set_all_config(stack_file.config, stack_file.secret_keys)
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__pulumi_main__")))

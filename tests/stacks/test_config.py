@@ -1,0 +1,278 @@
+"""Config validation: every bad value fails with one line that names the key and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import parse_quantity
+from stacks.config_loader import StackConfigError, parse_stack_config
+from tests.conftest import ALICE_KEY, BOB_KEY, dev_config
+
+
+def swarm_values() -> dict[str, Any]:
+    """The `swarm:` keys of the dev stack, without the namespace."""
+    return {key.removeprefix("swarm:"): value for key, value in dev_config().items() if key.startswith("swarm:")}
+
+
+def error_for(values: dict[str, Any]) -> str:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(values)
+    return str(caught.value)
+
+
+def test_dev_config_parses():
+    config = parse_stack_config(swarm_values())
+
+    assert config.platform == "hetzner-k3s"
+    assert config.hetzner is not None
+    assert config.hetzner.location == "fsn1"
+    assert config.hetzner.control_plane.count == 1
+    assert config.hetzner.workers[0].server_type == "cx33"
+    assert config.swarms[0].replicas == 3
+
+
+def test_misspelt_key_suggests_nearest():
+    values = swarm_values()
+    values["hetzner"]["contrlPlane"] = values["hetzner"].pop("controlPlane")
+
+    message = error_for(values)
+
+    assert "unknown config key swarm:hetzner.contrlPlane" in message
+    assert "did you mean swarm:hetzner.controlPlane?" in message
+    assert "pulumi config rm --path 'swarm:hetzner.contrlPlane'" in message
+
+
+def test_misspelt_top_level_key_suggests_nearest():
+    values = swarm_values()
+    values["adminCidr"] = values.pop("adminCidrs")
+
+    message = error_for(values)
+
+    assert "unknown config key swarm:adminCidr:" in message
+    assert "did you mean swarm:adminCidrs?" in message
+    assert "missing config key swarm:adminCidrs" in message
+
+
+def test_misspelt_swarm_key_names_list_index():
+    values = swarm_values()
+    values["swarms"][0]["replica"] = values["swarms"][0].pop("replicas")
+
+    message = error_for(values)
+
+    assert "unknown config key swarm:swarms[0].replica:" in message
+    assert "did you mean swarm:swarms[0].replicas?" in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "bad_value", "allowed", "fix"),
+    [
+        (
+            lambda v: v["hetzner"]["controlPlane"].update(count=2),
+            "swarm:hetzner.controlPlane.count",
+            "2",
+            "1 or 3",
+            "pulumi config set --path 'swarm:hetzner.controlPlane.count' 3",
+        ),
+        (
+            lambda v: v["hetzner"].update(location="fsn2"),
+            "swarm:hetzner.location",
+            "fsn2",
+            "fsn1, nbg1, hel1, ash, hil, sin",
+            "pulumi config set --path 'swarm:hetzner.location' fsn1",
+        ),
+        (
+            lambda v: v["hetzner"].update(loadBalancerType="lb99"),
+            "swarm:hetzner.loadBalancerType",
+            "lb99",
+            "'lb11', 'lb21' or 'lb31'",
+            "pulumi config set --path 'swarm:hetzner.loadBalancerType' lb11",
+        ),
+        (
+            lambda v: v["hetzner"]["workers"][0].update(serverType="CX33"),
+            "swarm:hetzner.workers[0].serverType",
+            "CX33",
+            "cx, cpx, cax or ccx followed by two digits",
+            "pulumi config set --path 'swarm:hetzner.workers[0].serverType' cx33",
+        ),
+        (
+            lambda v: v["swarms"][0].update(cpu="lots"),
+            "swarm:swarms[0].cpu",
+            "lots",
+            "Kubernetes quantity",
+            "pulumi config set --path 'swarm:swarms[0].cpu' 1",
+        ),
+        (
+            lambda v: v["swarms"][0].update(replicas=-1),
+            "swarm:swarms[0].replicas",
+            "-1",
+            "greater than or equal to 0",
+            "pulumi config set --path 'swarm:swarms[0].replicas' 3",
+        ),
+        (
+            lambda v: v.update(platform="hetzner"),
+            "swarm:platform",
+            "hetzner",
+            "'hetzner-k3s'",
+            "pulumi config set swarm:platform hetzner-k3s",
+        ),
+        (
+            lambda v: v.update(adminCidrs=["203.0.113.7"]),
+            "swarm:adminCidrs[0]",
+            "203.0.113.7",
+            "203.0.113.7/32",
+            "pulumi config set --path 'swarm:adminCidrs[0]' 203.0.113.7/32",
+        ),
+        (
+            lambda v: v["hetzner"].update(k3sVersion="1.34"),
+            "swarm:hetzner.k3sVersion",
+            "1.34",
+            "K3s release tag",
+            "pulumi config set --path 'swarm:hetzner.k3sVersion' v1.34.1+k3s1",
+        ),
+    ],
+)
+def test_invalid_value_names_key_value_and_fix(edit, key, bad_value, allowed, fix):
+    values = swarm_values()
+    edit(values)
+
+    message = error_for(values)
+
+    assert message.count("\n") == 0
+    assert f"invalid config {key} = {bad_value}:" in message
+    assert allowed in message
+    assert fix in message
+
+
+def test_world_open_admin_cidr_rejected():
+    values = swarm_values()
+    values["adminCidrs"] = ["0.0.0.0/0"]
+
+    message = error_for(values)
+
+    assert "swarm:adminCidrs[0] = 0.0.0.0/0" in message
+    assert "whole internet" in message
+
+
+def test_ipv6_world_open_admin_cidr_rejected():
+    values = swarm_values()
+    values["adminCidrs"] = ["::/0"]
+
+    assert "whole internet" in error_for(values)
+
+
+def test_missing_hetzner_section_for_hetzner_platform():
+    values = swarm_values()
+    del values["hetzner"]
+
+    message = error_for(values)
+
+    assert "missing config key swarm:hetzner" in message
+    assert "swarm:platform is hetzner-k3s" in message
+
+
+def test_missing_required_key_gives_set_command():
+    values = swarm_values()
+    del values["swarms"][0]["sshPublicKeys"]
+
+    message = error_for(values)
+
+    assert "missing config key swarm:swarms[0].sshPublicKeys" in message
+    assert "pulumi config set swarm:swarms[0].sshPublicKeys" not in message
+    assert "pulumi config set --path 'swarm:swarms[0].sshPublicKeys'" in message
+
+
+def test_pool_in_other_network_zone_rejected():
+    values = swarm_values()
+    values["hetzner"]["workers"][0]["location"] = "ash"
+
+    message = error_for(values)
+
+    assert "swarm:hetzner.workers[0].location = ash is in network zone us-east" in message
+    assert "swarm:hetzner.location = fsn1 is in eu-central" in message
+    assert "fsn1, nbg1, hel1" in message
+
+
+def test_pool_in_same_network_zone_accepted():
+    values = swarm_values()
+    values["hetzner"]["workers"][0]["location"] = "nbg1"
+
+    config = parse_stack_config(values)
+
+    assert config.hetzner.workers[0].location == "nbg1"
+
+
+def test_more_than_100_servers_rejected():
+    values = swarm_values()
+    values["hetzner"]["workers"] = [
+        {"name": "a", "serverType": "cx33", "count": 60},
+        {"name": "b", "serverType": "cx33", "count": 40},
+    ]
+
+    message = error_for(values)
+
+    assert "101 servers" in message
+    assert "at most 100" in message
+
+
+def test_duplicate_swarm_names_rejected():
+    values = swarm_values()
+    values["swarms"].append(dict(values["swarms"][0]))
+
+    assert "repeated: agents" in error_for(values)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "private key"),
+        ("ssh-ed25519", "OpenSSH public key line"),
+        ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "OpenSSH public key line"),
+        ("ssh-ed25519 not*base64", "not valid base64"),
+        ("ssh-rsa " + ALICE_KEY.split()[1], "not a ssh-rsa key"),
+    ],
+)
+def test_bad_ssh_public_key_rejected(key, reason):
+    values = swarm_values()
+    values["swarms"][0]["sshPublicKeys"] = [ALICE_KEY, key]
+
+    message = error_for(values)
+
+    assert "swarm:swarms[0].sshPublicKeys[1]" in message
+    assert reason in message
+
+
+def test_several_swarms_and_keys_accepted():
+    values = swarm_values()
+    values["swarms"].append({"name": "research", "replicas": 2, "sshPublicKeys": [BOB_KEY]})
+
+    config = parse_stack_config(values)
+
+    assert [swarm.name for swarm in config.swarms] == ["agents", "research"]
+    assert config.swarms[1].storage == "20Gi"
+
+
+def test_swarm_name_must_be_dns_label():
+    values = swarm_values()
+    values["swarms"][0]["name"] = "Agents_1"
+
+    message = error_for(values)
+
+    assert "swarm:swarms[0].name = Agents_1" in message
+    assert "lowercase letters" in message
+
+
+def test_private_network_range_checked():
+    values = swarm_values()
+    values["hetzner"]["networkIpRange"] = "8.8.0.0/16"
+
+    assert "private IPv4 range" in error_for(values)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [("500m", 0.5), ("1", 1.0), ("2Gi", 2 * 2**30), ("1.5G", 1.5e9)],
+)
+def test_parse_quantity_units(quantity, expected):
+    assert parse_quantity(quantity) == expected

@@ -1,0 +1,129 @@
+"""The offline plan command: `python -m stacks plan <stack>`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pulumi
+import pytest
+
+from stacks.config_loader import StackConfigError
+from stacks.plan import ROOT, PreviewMocks, RecordingMonitor, run_plan
+from stacks.platform import read_hcloud_token
+from tests.conftest import dev_config
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stacks", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_plan_dev_lists_resource_tree():
+    result = run_cli("plan", "dev")
+
+    assert result.returncode == 0, result.stderr
+    for expected in [
+        "hcloud:index/network:Network  swarm-dev-network",
+        "hcloud:index/networkSubnet:NetworkSubnet  swarm-dev-subnet",
+        "hcloud:index/firewall:Firewall  swarm-dev-firewall",
+        "hcloud:index/server:Server  swarm-dev-server-0",
+        "hcloud:index/server:Server  swarm-dev-general-1",
+        "hcloud:index/loadBalancer:LoadBalancer  swarm-dev-lb",
+        "pulumi:providers:kubernetes  swarm-dev-k8s",
+        "kubernetes:core/v1:Namespace  swarm-dev-swarms-agents-namespace",
+        "kubernetes:apps/v1:StatefulSet  swarm-dev-swarms-agents-statefulset",
+        "kubernetes:core/v1:Service  swarm-dev-swarms-agents-service",
+    ]:
+        assert expected in result.stdout
+    assert "userData: [secret]" in result.stdout
+    assert "kubeconfig: [secret]" in result.stdout
+    assert "ssh_host: [unknown]" in result.stdout
+
+
+def test_plan_json_format():
+    result = run_cli("plan", "dev", "--format", "json")
+    document = json.loads(result.stdout)
+
+    assert result.returncode == 0
+    assert document["stack"] == "dev"
+    assert all(set(resource) == {"urn", "type", "name", "parent", "inputs"} for resource in document["resources"])
+    by_name = {resource["name"]: resource for resource in document["resources"]}
+    assert by_name["swarm-dev-server-0"]["inputs"]["userData"] == "[secret]"
+    assert by_name["swarm-dev-server-0"]["parent"] == by_name["swarm-dev"]["urn"]
+    assert by_name["swarm-dev"]["parent"] is None
+
+
+def test_plan_never_prints_secret_values():
+    result = run_cli("plan", "dev", "--format", "json")
+
+    assert "offline-plan-placeholder" not in result.stdout
+    assert "BEGIN OPENSSH PRIVATE KEY" not in result.stdout
+
+
+def test_plan_accepts_stack_file_path(write_stack):
+    path = write_stack(dev_config(), stack="feature")
+
+    result = run_cli("plan", str(path), "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stack"] == "feature"
+
+
+def test_misspelt_key_exits_2_with_one_line(write_stack):
+    config = dev_config()
+    config["swarm:hetzner"]["locaton"] = config["swarm:hetzner"].pop("location")
+
+    result = run_cli("plan", str(write_stack(config)))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: unknown config key swarm:hetzner.locaton: did you mean swarm:hetzner.location?")
+    assert lines[1].startswith("error: missing config key swarm:hetzner.location")
+
+
+def test_invalid_value_exits_2(write_stack):
+    config = dev_config()
+    config["swarm:swarms"][0]["replicas"] = "many"
+
+    result = run_cli("plan", str(write_stack(config)))
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "invalid config swarm:swarms[0].replicas = many" in result.stderr
+
+
+def test_unknown_stack_exits_2():
+    result = run_cli("plan", "nosuchstack")
+
+    assert result.returncode == 2
+    assert "Pulumi.nosuchstack.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_program_rejects_config_before_any_resource(write_stack):
+    config = dev_config()
+    config["swarm:hetzner"]["controlPlane"]["count"] = 2
+    monitor = RecordingMonitor(PreviewMocks())
+
+    with pytest.raises(StackConfigError, match="swarm:hetzner.controlPlane.count = 2"):
+        run_plan(str(write_stack(config)), monitor=monitor, check_config_first=False)
+
+    assert monitor.planned == []
+
+
+def test_config_error_is_pulumi_run_error():
+    # Pulumi prints a RunError's message without the program's traceback.
+    assert issubclass(StackConfigError, pulumi.RunError)
+
+
+def test_missing_hcloud_token_names_fix(monkeypatch):
+    monkeypatch.delenv("HCLOUD_TOKEN", raising=False)
+    pulumi.runtime.set_all_config({}, [])
+
+    with pytest.raises(StackConfigError, match="pulumi config set --secret hcloud:token"):
+        read_hcloud_token()
