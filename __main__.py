@@ -21,6 +21,7 @@ ssh_entry = SshEntry(f"{name}-ssh", config.swarms, cluster.ssh_node_port, opts=i
 jump_alias = f"{name}-jump"
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("api_server_ip", cluster.api_server_ip)
+pulumi.export("node_ssh_private_key", cluster.node_ssh_private_key)
 pulumi.export("ssh_host", cluster.ssh_host)
 pulumi.export(
     "ssh_config",

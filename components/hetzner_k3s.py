@@ -80,10 +80,11 @@ class HetznerK3sCluster(pulumi.ComponentResource):
 
     Outputs:
         kubeconfig: admin kubeconfig of the cluster, secret.
-        provider: Kubernetes provider that targets the cluster once its API answers.
+        provider: Kubernetes provider that targets the cluster once its API is ready.
         storage_class_name: storage class whose PVCs become Hetzner volumes.
         ssh_host: public IPv4 of the load balancer that carries the SSH entry.
         api_server_ip: public IPv4 of the first K3s server, where the Kubernetes API listens.
+        admin_private_key: private key of root SSH on every node, secret.
     """
 
     kubeconfig: pulumi.Output[str]
@@ -91,6 +92,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
     storage_class_name: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     api_server_ip: pulumi.Output[str]
+    admin_private_key: pulumi.Output[str]
 
     def __init__(
         self,
@@ -289,10 +291,10 @@ class HetznerK3sCluster(pulumi.ComponentResource):
 
         # Cluster credentials: read back over SSH rather than pre-generating
         # the cluster CAs with pulumi-tls. K3s then creates and keeps its own
-        # CAs, no CA private key travels in user data (which Hetzner serves to
-        # anything on the server through its metadata service), and the read
-        # returns only once the API server is ready, which gates every
-        # Kubernetes resource below on a cluster that answers.
+        # CAs, so no CA private key travels in user data, which Hetzner serves
+        # to any process on the server through its metadata service. The read
+        # also returns only once the API server is ready, so every Kubernetes
+        # resource below waits for a cluster that responds.
         api_server_ip = server_ips[0].ip_address
         read_kubeconfig = command.remote.Command(
             f"{name}-read-kubeconfig",
@@ -338,7 +340,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         self.storage_class_name = csi.storage_class_name
         self.ssh_host = load_balancer.ipv4
         self.api_server_ip = api_server_ip
-        self.admin_private_key = admin_key.private_key_openssh
+        self.admin_private_key = pulumi.Output.secret(admin_key.private_key_openssh)
         self.register_outputs(
             {
                 "kubeconfig": kubeconfig,

@@ -66,7 +66,7 @@ class HostKey:
 
 @dataclass(frozen=True)
 class K3sNode:
-    """What one node's K3s config needs to know about the node and its cluster."""
+    """The facts about one node and its cluster that its K3s config needs."""
 
     role: Literal["server", "agent"]
     k3s_version: str

@@ -41,7 +41,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     plan_parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     arguments = parser.parse_args(argv)
 
-    # Imported here so that `--help` answers without loading the Pulumi SDK.
+    # Imported here so that `--help` runs without loading the Pulumi SDK.
     from stacks.plan import run_plan
 
     try:

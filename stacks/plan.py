@@ -1,10 +1,10 @@
 """Offline plan: run the real Pulumi program in-process under Pulumi's mocks.
 
 No Pulumi CLI, provider plugin or cloud credential is involved. The mocks
-play the engine of a `pulumi preview` for a new stack: every resource keeps
-its inputs, and every output that a provider would compute (ids, addresses,
-the kubeconfig) stays unknown, so values derived from them show as unknown
-as they would in a preview.
+stand in for the engine of a `pulumi preview` of a new stack. Every resource
+keeps its inputs, and every output that a provider computes (ids, addresses,
+the kubeconfig) stays unknown, so values derived from them show as unknown,
+as in a preview.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 
 # Credentials that the program reads but the offline plan never uses. A stack
-# file holds them encrypted (or not at all), so the plan passes placeholders.
+# file contains them encrypted, or not at all, so the plan passes placeholders.
 _PLACEHOLDER_SECRETS = {"hcloud:token": "offline-plan-placeholder"}
 
 
@@ -124,7 +124,7 @@ def read_stack_file(path: Path) -> StackFile:
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             # Encrypted with the stack's secrets provider, which the offline
-            # plan cannot reach: the program sees a placeholder, marked secret.
+            # plan cannot reach, so the program gets a placeholder marked secret.
             config[full_key] = "offline-plan-placeholder"
             secret_keys.append(full_key)
         else:
@@ -137,7 +137,7 @@ def read_stack_file(path: Path) -> StackFile:
 
 
 class PreviewMocks(mocks.Mocks):
-    """Mocks that answer like the engine in a preview of a new stack."""
+    """Mocks that return what the engine returns in a preview of a new stack."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
         # No id and no computed outputs: both are unknown until a real apply.
@@ -237,7 +237,7 @@ def run_plan(
 ) -> Plan:
     """Run the program for one stack file under mocks and return what it registers.
 
-    `engine` defaults to mocks that answer like a preview; tests pass mocks
+    `engine` defaults to mocks that behave like a preview. Tests pass mocks
     that fill in computed outputs, as an apply would. With
     `check_config_first` off, the program meets the config unchecked, as it
     does under `pulumi up`.

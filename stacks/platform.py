@@ -19,7 +19,7 @@ from stacks.config_loader import StackConfigError
 
 @dataclass(frozen=True)
 class Cluster:
-    """What the workloads need from a platform."""
+    """The cluster handle that every platform returns to the workloads."""
 
     provider: k8s.Provider
     storage_class_name: pulumi.Output[str]
@@ -29,6 +29,8 @@ class Cluster:
     ssh_node_port: int
     kubeconfig: pulumi.Output[str]
     api_server_ip: pulumi.Output[str]
+    # Private key that opens root SSH on the nodes, from the admin CIDRs.
+    node_ssh_private_key: pulumi.Output[str]
 
 
 def read_hcloud_token() -> pulumi.Output[str]:
@@ -62,5 +64,6 @@ def build_cluster(name: str, config: StackConfig) -> Cluster:
             ssh_node_port=SSH_NODE_PORT,
             kubeconfig=cluster.kubeconfig,
             api_server_ip=cluster.api_server_ip,
+            node_ssh_private_key=cluster.admin_private_key,
         )
     raise StackConfigError(f"invalid config swarm:platform = {config.platform}: no cluster builder for it")

@@ -1,6 +1,6 @@
-"""Mocks that answer like the engine during `pulumi up`, with made-up computed outputs.
+"""Mocks that behave like the engine during `pulumi up`, with made-up computed outputs.
 
-The offline plan answers like a preview, where computed outputs stay unknown.
+The offline plan behaves like a preview, where computed outputs stay unknown.
 Tests that check rendered documents (cloud-init, Kubernetes objects, the
 ssh_config) need those outputs known, so these mocks fill them in.
 """

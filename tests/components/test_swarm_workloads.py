@@ -102,7 +102,7 @@ def test_two_swarms_get_separate_namespaces(two_swarms):
     assert two_swarms.outputs["swarm_namespaces"] == {"agents": "swarm-agents", "research": "swarm-research"}
 
 
-def test_network_policy_admits_only_own_swarm_and_ssh_entry(dev_applied):
+def test_network_policy_isolates_swarm(dev_applied):
     spec = dev_applied.named("swarm-dev-swarms-agents-network-policy").raw_inputs["spec"]
     same_namespace, ssh_entry = spec["ingress"]
 
