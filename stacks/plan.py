@@ -175,9 +175,8 @@ class RecordingMonitor(mocks.MockMonitor):
             if key.startswith("__"):
                 continue
             shown[key] = _render(value)
-            raw_value, is_secret = rpc._unwrap_rpc_secret_struct_properties(value)
-            raw[key] = _plain(raw_value)
-            if is_secret:
+            raw[key] = _render(value, reveal_secrets=True)
+            if _contains_secret(value):
                 secret_inputs.add(key)
         parent = request.parent if request.parent and request.parent != self.stack_urn else None
         self.planned.append(
@@ -197,19 +196,19 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-def _render(value: Any) -> Any:
-    """Convert a wire value to plain data, secrets as [secret] and unknowns as [unknown]."""
+def _render(value: Any, reveal_secrets: bool = False) -> Any:
+    """Convert a wire value to plain data, unknowns as [unknown] and secrets as [secret] unless revealed."""
     if isinstance(value, struct_pb2.Struct):
         if rpc._special_sig_key in value:
             signature = value[rpc._special_sig_key]
             if signature == rpc._special_secret_sig:
-                return SECRET
+                return _render(value["value"], reveal_secrets) if reveal_secrets else SECRET
             if signature == rpc._special_resource_sig:
                 return value["urn"]
             return UNKNOWN
-        return {key: _render(item) for key, item in value.items()}
+        return {key: _render(item, reveal_secrets) for key, item in value.items()}
     if isinstance(value, (struct_pb2.ListValue, list)):
-        return [_render(item) for item in value]
+        return [_render(item, reveal_secrets) for item in value]
     if value == rpc.UNKNOWN:
         return UNKNOWN
     if isinstance(value, float) and value.is_integer():
@@ -217,16 +216,14 @@ def _render(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
+def _contains_secret(value: Any) -> bool:
     if isinstance(value, struct_pb2.Struct):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (struct_pb2.ListValue, list)):
-        return [_plain(item) for item in value]
-    if value == rpc.UNKNOWN:
-        return UNKNOWN
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+        if rpc._special_sig_key in value and value[rpc._special_sig_key] == rpc._special_secret_sig:
+            return True
+        return any(_contains_secret(item) for item in value.values())
+    if isinstance(value, struct_pb2.ListValue):
+        return any(_contains_secret(item) for item in value)
+    return False
 
 
 def run_plan(
