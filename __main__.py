@@ -4,11 +4,11 @@ import pulumi
 
 from components.ssh_entry import SshEntry, render_ssh_config
 from components.swarm_workloads import SwarmWorkloads
-from stacks.config_loader import parse_stack_config, read_pulumi_config
+from stacks.config_loader import parse_stack_config, read_pulumi_config, resource_prefix
 from stacks.platform import build_cluster
 
 config = parse_stack_config(read_pulumi_config(), f"Pulumi.{pulumi.get_stack()}.yaml")
-name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+name = resource_prefix(pulumi.get_project(), pulumi.get_stack())
 
 cluster = build_cluster(name, config)
 

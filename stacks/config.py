@@ -158,6 +158,10 @@ class WorkerPool(_ConfigModel):
     @field_validator("name")
     @classmethod
     def _name_is_dns_label(cls, value: str) -> str:
+        if value == "server":
+            # Agents are named <stack>-<pool>-<n>, which would clash with the
+            # control plane's <stack>-server-<n>.
+            raise ValueError("is reserved for the control plane; choose another pool name, such as general")
         return _check_dns_label(value, 20)
 
     @field_validator("server_type")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shlex
 from typing import Any, Mapping, Optional
 
@@ -188,3 +189,19 @@ def _quote(key: str) -> str:
 def _set_command(key: str, value: str) -> str:
     shown = value if value == "<value>" else shlex.quote(value)
     return f"pulumi config set {_path_flag(key)}{_quote(key)} {shown}"
+
+
+def resource_prefix(project: str, stack: str) -> str:
+    """Derive the prefix of every resource name, `<project>-<stack>`, as a valid DNS label.
+
+    Hetzner server names become node hostnames, so the prefix is lowercased
+    and any character other than a letter, digit or '-' becomes '-'.
+    """
+    prefix = re.sub(r"[^a-z0-9-]", "-", f"{project}-{stack}".lower()).strip("-")
+    if len(prefix) > 30:
+        raise StackConfigError(
+            f"invalid stack name {stack}: the resource prefix {prefix} is {len(prefix)} characters, "
+            "at most 30 fit in Hetzner server names and Kubernetes labels; "
+            "rename the stack with: pulumi stack rename <shorter-name>"
+        )
+    return prefix

@@ -233,3 +233,8 @@ def test_child_names_derive_from_component_name(dev_preview):
 
 def test_ssh_host_is_load_balancer_address(dev_applied):
     assert dev_applied.outputs["ssh_host"] == LOAD_BALANCER_IPV4
+
+
+def test_secret_outputs_stay_secret(dev_applied):
+    assert dev_applied.outputs["kubeconfig"] == SECRET
+    assert dev_applied.outputs["node_ssh_private_key"] == SECRET

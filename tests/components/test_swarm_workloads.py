@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pytest
+import yaml
 
 from components.swarm_workloads import SwarmWorkloads, container_dns_name
 from stacks.config import Swarm
@@ -26,8 +27,6 @@ def two_swarms(tmp_path_factory):
         {"name": "research", "replicas": 2, "cpu": "500m", "memory": "1Gi", "storage": "10Gi", "sshPublicKeys": [BOB_KEY]}
     )
     path = tmp_path_factory.mktemp("stacks") / "Pulumi.teams.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump({"config": config}))
     return run_plan(str(path), engine=ApplyMocks())
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import parse_quantity
-from stacks.config_loader import StackConfigError, parse_stack_config
+from stacks.config_loader import StackConfigError, parse_stack_config, resource_prefix
 from tests.conftest import ALICE_KEY, BOB_KEY, dev_config
 
 
@@ -276,3 +276,26 @@ def test_private_network_range_checked():
 )
 def test_parse_quantity_units(quantity, expected):
     assert parse_quantity(quantity) == expected
+
+
+def test_pool_named_server_rejected():
+    values = swarm_values()
+    values["hetzner"]["workers"][0]["name"] = "server"
+
+    message = error_for(values)
+
+    assert "swarm:hetzner.workers[0].name = server" in message
+    assert "reserved for the control plane" in message
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [("dev", "swarm-dev"), ("Prod_EU", "swarm-prod-eu"), ("team.a", "swarm-team-a")],
+)
+def test_resource_prefix_is_dns_label(stack, expected):
+    assert resource_prefix("swarm", stack) == expected
+
+
+def test_long_stack_name_rejected():
+    with pytest.raises(StackConfigError, match="pulumi stack rename"):
+        resource_prefix("swarm", "a-very-long-stack-name-for-testing")

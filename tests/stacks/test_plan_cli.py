@@ -127,8 +127,3 @@ def test_missing_hcloud_token_names_fix(monkeypatch):
 
     with pytest.raises(StackConfigError, match="pulumi config set --secret hcloud:token"):
         read_hcloud_token()
-
-
-def test_secret_outputs_stay_secret(dev_applied):
-    assert dev_applied.outputs["kubeconfig"] == "[secret]"
-    assert dev_applied.outputs["node_ssh_private_key"] == "[secret]"
