@@ -7,7 +7,8 @@ from components.swarm_workloads import SwarmWorkloads
 from stacks.config_loader import parse_stack_config, read_pulumi_config, resource_prefix
 from stacks.platform import build_cluster
 
-config = parse_stack_config(read_pulumi_config(), f"Pulumi.{pulumi.get_stack()}.yaml")
+values, secret_keys = read_pulumi_config()
+config = parse_stack_config(values, f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys)
 name = resource_prefix(pulumi.get_project(), pulumi.get_stack())
 
 cluster = build_cluster(name, config)

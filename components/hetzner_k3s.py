@@ -155,6 +155,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             opts=child,
         )
         token = random.RandomPassword(f"{name}-k3s-token", length=48, special=False, opts=child)
+        agent_token = random.RandomPassword(f"{name}-k3s-agent-token", length=48, special=False, opts=child)
 
         # Servers: fixed public IPs first, because the API certificate must
         # name the address in the kubeconfig before K3s starts.
@@ -183,6 +184,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 server_ips[index].ip_address,
                 host_key.private_key_openssh,
                 host_key.public_key_openssh,
+                agent_token.result,
             ).apply(
                 lambda values, index=index, private_ip=private_ip: render_user_data(
                     K3sNode(
@@ -190,8 +192,12 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                         k3s_version=config.k3s_version,
                         private_ip=private_ip,
                         token=values[0],
+                        agent_token=values[4],
                         join_url=None if index == 0 else join_url,
-                        cluster_init=index == 0 and config.control_plane.count > 1,
+                        # Embedded etcd even on a single server, so that a
+                        # later change to three servers can join it: the
+                        # first server's user data is fixed at creation.
+                        cluster_init=index == 0,
                         tls_sans=(values[1], private_ip),
                         public_ip=values[1],
                         # With agents present, workloads stay off the control
@@ -224,7 +230,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         for pool in config.workers:
             placement = self._placement_groups(name, f"{pool.name}-agent", pool.count, labels)
             for index, private_ip in enumerate(addresses.agents[pool.name]):
-                user_data = token.result.apply(
+                user_data = agent_token.result.apply(
                     lambda secret, private_ip=private_ip, pool=pool: render_user_data(
                         K3sNode(
                             role="agent",
@@ -362,7 +368,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 labels=labels,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for group in range((count + per_group - 1) // per_group)
+            for group in range(hetzner_facts.placement_groups_needed(count))
         ]
 
     def _server(

@@ -71,7 +71,11 @@ class K3sNode:
     role: Literal["server", "agent"]
     k3s_version: str
     private_ip: str
+    # The server token for servers, the agent token for agents.
     token: str
+    # Set on servers only: the token that agents join with. Agents never
+    # receive the server token, so an agent's user data cannot join a server.
+    agent_token: Optional[str] = None
     # The API address that joining nodes register with. None for the first
     # server, which initialises the cluster.
     join_url: Optional[str] = None
@@ -96,6 +100,8 @@ def k3s_config(node: K3sNode) -> dict:
         config["node-taint"] = list(node.node_taints)
 
     if node.role == "server":
+        if node.agent_token:
+            config["agent-token"] = node.agent_token
         config["advertise-address"] = node.private_ip
         config["tls-san"] = list(node.tls_sans)
         if node.cluster_init:

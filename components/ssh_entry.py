@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.swarm_workloads import SSH_ENTRY_NAMESPACE, container_dns_name
+from components.swarm_workloads import SSH_ENTRY_NAMESPACE, container_dns_name, egress_without_metadata
 from stacks.config import DEFAULT_SWARM_IMAGE, Swarm
 
 JUMP_PORT = 2222
@@ -160,6 +160,21 @@ class SshEntry(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="ssh-entry", namespace=SSH_ENTRY_NAMESPACE, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=JUMP_PORT)]
+                    )
+                ],
+                egress=egress_without_metadata(),
+            ),
+            opts=in_namespace,
+        )
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="ssh-entry", namespace=SSH_ENTRY_NAMESPACE, labels=labels),

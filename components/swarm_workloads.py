@@ -15,6 +15,25 @@ AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
 # Set by the StatefulSet controller on every pod since Kubernetes 1.28.
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
+# The cloud metadata service. On Hetzner it serves each server's user data,
+# which holds the K3s join token, to any process that can reach it.
+METADATA_SERVICE_CIDR = "169.254.169.254/32"
+
+
+def egress_without_metadata() -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+    """Build egress rules that allow every pod and external address except the metadata service."""
+    return [
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[
+                k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs()),
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=[METADATA_SERVICE_CIDR])
+                ),
+                k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="::/0")),
+            ]
+        )
+    ]
+
 
 def namespace_name(swarm: Swarm) -> str:
     return f"swarm-{swarm.name}"
@@ -64,7 +83,6 @@ class SwarmWorkloads(pulumi.ComponentResource):
     def _swarm(self, name: str, swarm: Swarm, storage_class_name: pulumi.Input[str]) -> pulumi.Output[str]:
         prefix = f"{name}-{swarm.name}"
         labels = swarm_labels(swarm)
-        child = pulumi.ResourceOptions(parent=self)
 
         namespace = k8s.core.v1.Namespace(
             f"{prefix}-namespace",
@@ -75,7 +93,10 @@ class SwarmWorkloads(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce": "baseline",
                 },
             ),
-            opts=child,
+            # Deleting a namespace deletes its PVCs, so removing a swarm from
+            # the config leaves its namespace, and the workspaces in it, in
+            # the cluster. Adding the swarm back adopts the namespace again.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         namespace_name_output = namespace.metadata.name
@@ -107,8 +128,9 @@ class SwarmWorkloads(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        # Containers of one swarm reach each other on any port; from outside
-        # the namespace only the SSH entry gets in, and only to sshd.
+        # Containers of one swarm reach each other on any port. From outside
+        # the namespace only the SSH entry gets in, and only to sshd. Going
+        # out, everything but the metadata service is open.
         k8s.networking.v1.NetworkPolicy(
             f"{prefix}-network-policy",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -116,7 +138,8 @@ class SwarmWorkloads(pulumi.ComponentResource):
             ),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                policy_types=["Ingress"],
+                policy_types=["Ingress", "Egress"],
+                egress=egress_without_metadata(),
                 ingress=[
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                         from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())]

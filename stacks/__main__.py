@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Optional
 
@@ -52,7 +53,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
 
     if arguments.format == "json":
-        print(json.dumps(plan.as_json(), indent=2))
+        print(json.dumps(plan.as_json(), indent=2, sort_keys=True))
     else:
         print(render_tree(plan))
     return 0
@@ -93,10 +94,16 @@ def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
 
 
 def _short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
     text = text.replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Pulumi SDK leaves event loops open in its worker threads, and their
+    # finalizers can print "Exception ignored ... Invalid file descriptor" at
+    # interpreter shutdown. Everything is written by now, so skip shutdown.
+    os._exit(exit_code)

@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 import shlex
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -30,46 +30,66 @@ class StackConfigError(pulumi.RunError):
     """Invalid stack config, with one self-contained line per problem."""
 
 
-def read_pulumi_config() -> dict[str, Any]:
-    """Return every `swarm:` key the Pulumi engine passed to this program, JSON values decoded."""
+def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
+    """Return every `swarm:` key the Pulumi engine passed to this program, and the secret ones."""
     raw = dict(pulumi.runtime.get_config_env())
     raw.update(pulumi.runtime.config.CONFIG.get())
     prefix = NAMESPACE + ":"
-    return {key[len(prefix) :]: decode_value(value) for key, value in raw.items() if key.startswith(prefix)}
+    values = {key[len(prefix) :]: decode_value(value) for key, value in raw.items() if key.startswith(prefix)}
+    secret = {key for key in values if pulumi.runtime.is_config_secret(prefix + key)}
+    return values, secret
 
 
 def decode_value(value: Any) -> Any:
-    """Decode a config value as the engine hands it over: objects and lists as JSON text."""
-    if isinstance(value, str) and value[:1] in "[{":
+    """Decode a config value as the engine hands it over, objects and lists as JSON text.
+
+    Strings nested in objects are decoded too, because `pulumi config set
+    --path` stores a JSON object or list given on the command line as a string.
+    """
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
+            return decode_value(json.loads(value))
         except json.JSONDecodeError:
             return value
+    if isinstance(value, dict):
+        return {key: decode_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode_value(item) for item in value]
     return value
 
 
-def parse_stack_config(values: Mapping[str, Any], stack_file: str = "Pulumi.<stack>.yaml") -> StackConfig:
-    """Validate the `swarm:` keys of one stack, raising `StackConfigError` on any problem."""
+def parse_stack_config(
+    values: Mapping[str, Any],
+    stack_file: str = "Pulumi.<stack>.yaml",
+    secret_keys: Iterable[str] = (),
+) -> StackConfig:
+    """Validate the `swarm:` keys of one stack, raising `StackConfigError` that lists every problem.
+
+    `secret_keys` are top-level keys whose values must not appear in messages.
+    """
+    lines = []
     platform = values.get("platform")
     section = PLATFORM_SECTIONS.get(platform) if isinstance(platform, str) else None
     if section is not None and section not in values:
-        raise StackConfigError(
+        lines.append(
             f"missing config key {NAMESPACE}:{section}: it is required when {NAMESPACE}:platform is "
             f"{platform}; add a '{NAMESPACE}:{section}:' object to {stack_file} "
             f"(see the README for its keys)"
         )
 
     try:
-        return StackConfig.model_validate(dict(values))
+        config = StackConfig.model_validate(dict(values), by_alias=True, by_name=False)
     except ValidationError as error:
         problems = error.errors(include_url=False)
         # Unknown keys first: a misspelt key usually explains a missing one.
         problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")
-        lines = [_describe(problem, values) for problem in problems]
-        raise StackConfigError("\n".join(dict.fromkeys(lines))) from None
+        lines += [_describe(problem, set(secret_keys)) for problem in problems]
+    if lines:
+        raise StackConfigError("\n".join(dict.fromkeys(lines)))
+    return config
 
 
-def _describe(problem: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+def _describe(problem: Mapping[str, Any], secret_keys: set[str]) -> str:
     location = tuple(problem["loc"])
     key = _config_path(location)
 
@@ -82,14 +102,24 @@ def _describe(problem: Mapping[str, Any], values: Mapping[str, Any]) -> str:
 
     message = problem["msg"].removeprefix("Value error, ")
     value = problem.get("input")
-    if isinstance(value, dict):
+    if problem["type"] == "value_error" and isinstance(value, (dict, list)):
         # A rule across several keys: its message names the keys and the fix.
         return f"invalid config {key}: {message}"
     if problem["type"].startswith("literal"):
         description = _field_description(location)
         message += f" ({description})" if description else ""
-    shown = value if isinstance(value, str) else json.dumps(value)
-    return f"invalid config {key} = {shown}: {message}; fix with: {_set_command(key, example)}"
+    return f"invalid config {key} = {_shown_value(value, location, secret_keys)}: {message}; fix with: {_set_command(key, example)}"
+
+
+def _shown_value(value: Any, location: tuple, secret_keys: set[str]) -> str:
+    """Render a bad value for an error line: on one line, cut short, and never a secret."""
+    if location and location[0] in secret_keys:
+        return "[secret]"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if "PRIVATE KEY" in text:
+        return "[private key, not shown]"
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _describe_unknown_key(location: tuple, key: str) -> str:

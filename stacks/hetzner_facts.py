@@ -25,6 +25,12 @@ NETWORK_ZONES: dict[str, str] = {
 
 MAX_SERVERS_PER_NETWORK = 100
 MAX_SERVERS_PER_PLACEMENT_GROUP = 10
+MAX_PLACEMENT_GROUPS_PER_PROJECT = 50
+
+
+def placement_groups_needed(servers: int) -> int:
+    """Return how many spread placement groups `servers` servers of one pool need."""
+    return -(-servers // MAX_SERVERS_PER_PLACEMENT_GROUP)
 
 
 def network_zone(location: str) -> str:
@@ -37,6 +43,6 @@ def check_location(location: str) -> str:
     if location in NETWORK_ZONES:
         return location
     allowed = ", ".join(NETWORK_ZONES)
-    nearest = difflib.get_close_matches(location, NETWORK_ZONES, n=1)
+    nearest = difflib.get_close_matches(location.lower(), NETWORK_ZONES, n=1)
     hint = f" (nearest: {nearest[0]})" if nearest else ""
     raise ValueError(f"must be one of {allowed}{hint}")

@@ -53,6 +53,8 @@ class PlannedResource:
     provider: str = ""
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    protect: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -76,7 +78,11 @@ class Plan:
         raise KeyError(f"no resource named {name!r} in the plan of {self.stack}")
 
     def as_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "resources": [resource.as_json() for resource in self.resources]}
+        return {
+            "stack": self.stack,
+            "resources": [resource.as_json() for resource in self.resources],
+            "outputs": self.outputs,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,11 @@ class StackFile:
         }
 
 
+    def swarm_secret_keys(self) -> set[str]:
+        prefix = NAMESPACE + ":"
+        return {key[len(prefix) :] for key in self.secret_keys if key.startswith(prefix)}
+
+
 def resolve_stack_file(stack_or_path: str) -> Path:
     """Map a stack name to `Pulumi.<stack>.yaml` at the project root; pass paths through."""
     if stack_or_path.endswith((".yaml", ".yml")) or "/" in stack_or_path:
@@ -117,7 +128,18 @@ def read_stack_file(path: Path) -> StackFile:
     stack = name.removeprefix("Pulumi.").rsplit(".", 1)[0] if name.startswith("Pulumi.") else path.stem
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 
-    document = yaml.safe_load(path.read_text()) or {}
+    try:
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise StackConfigError(f"invalid YAML in {path}{line}: {problem}; fix the file and run again") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise StackConfigError(
+            f"invalid stack file {path}: it must be a mapping with a 'config:' mapping of keys such as "
+            "swarm:platform, as `pulumi config set` writes it"
+        )
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
@@ -134,6 +156,21 @@ def read_stack_file(path: Path) -> StackFile:
             config[key] = placeholder
             secret_keys.append(key)
     return StackFile(path, stack, project, config, secret_keys)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key given twice in one mapping, which PyYAML would overwrite silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 class PreviewMocks(mocks.Mocks):
@@ -191,6 +228,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider,
                 ignore_changes=list(request.ignoreChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                retain_on_delete=request.retainOnDelete,
+                protect=request.protect,
             )
         )
         return response
@@ -243,7 +282,7 @@ def run_plan(
     # Validate first, so a bad config fails with its one-line message before
     # the Pulumi runtime is set up.
     if check_config_first:
-        parse_stack_config(stack_file.swarm_values(), stack_file.path.name)
+        parse_stack_config(stack_file.swarm_values(), stack_file.path.name, stack_file.swarm_secret_keys())
 
     engine = engine or PreviewMocks()
     monitor = monitor or RecordingMonitor(engine)
@@ -263,8 +302,11 @@ def run_plan(
     outputs = {}
     root = get_root_resource()
     if root is not None:
-        outputs = {key: _describe_output(value) for key, value in root.outputs.items()}
-    return Plan(stack_file.stack, monitor.planned, outputs)
+        outputs = {key: _describe_output(value) for key, value in sorted(root.outputs.items())}
+    # Registration order depends on when each input resolves, so it varies
+    # between runs; sorting by URN makes two plans of one config identical.
+    resources = sorted(monitor.planned, key=lambda resource: resource.urn)
+    return Plan(stack_file.stack, resources, outputs)
 
 
 def _describe_output(value: Any) -> Any:

@@ -58,7 +58,7 @@ class ApplyMocks(mocks.Mocks):
             outputs["privateKeyOpenssh"] = FAKE_PRIVATE_KEY
             outputs["publicKeyOpenssh"] = FAKE_PUBLIC_KEY + "\n"
         elif args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = FAKE_TOKEN
+            outputs["result"] = f"{FAKE_TOKEN}-{args.name}"
         elif args.typ == "command:remote:Command":
             outputs["stdout"] = FAKE_KUBECONFIG
         return str(next(self._ids)), outputs

@@ -94,11 +94,12 @@ def test_servers_ignore_replacing_inputs(dev_preview):
 def test_k3s_server_config_uses_private_network(dev_applied):
     config = k3s_config_of(dev_applied, "swarm-dev-server-0")
 
-    assert config["token"] == FAKE_TOKEN
+    assert config["token"] == f"{FAKE_TOKEN}-swarm-dev-k3s-token"
+    assert config["agent-token"] == f"{FAKE_TOKEN}-swarm-dev-k3s-agent-token"
     assert config["node-ip"] == "10.0.1.10"
     assert config["advertise-address"] == "10.0.1.10"
     assert "server" not in config
-    assert "cluster-init" not in config
+    assert config["cluster-init"] is True
     assert config["tls-san"][0] == config["node-external-ip"]
     assert "CriticalAddonsOnly=true:NoExecute" in config["node-taint"]
 
@@ -107,7 +108,7 @@ def test_agents_join_first_server(dev_applied):
     config = k3s_config_of(dev_applied, "swarm-dev-general-1")
 
     assert config["server"] == "https://10.0.1.10:6443"
-    assert config["token"] == FAKE_TOKEN
+    assert config["token"] == f"{FAKE_TOKEN}-swarm-dev-k3s-agent-token"
     assert config["node-ip"] == "10.0.1.21"
     assert config["node-label"] == ["swarm.pool=general"]
 
@@ -238,3 +239,13 @@ def test_ssh_host_is_load_balancer_address(dev_applied):
 def test_secret_outputs_stay_secret(dev_applied):
     assert dev_applied.outputs["kubeconfig"] == SECRET
     assert dev_applied.outputs["node_ssh_private_key"] == SECRET
+
+
+def test_agents_get_only_agent_token(dev_applied):
+    server = k3s_config_of(dev_applied, "swarm-dev-server-0")
+    agent = k3s_config_of(dev_applied, "swarm-dev-general-0")
+    agent_user_data = dev_applied.named("swarm-dev-general-0").raw_inputs["userData"]
+
+    assert agent["token"] == server["agent-token"]
+    assert server["token"] not in agent_user_data
+    assert server["token"] != server["agent-token"]

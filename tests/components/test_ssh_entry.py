@@ -115,3 +115,12 @@ def test_jump_host_key_is_secret(dev_preview):
     secret = dev_preview.named("swarm-dev-ssh-host-key-secret")
 
     assert secret.inputs["stringData"] == "[secret]"
+
+
+def test_jump_host_cannot_reach_metadata(dev_applied):
+    spec = dev_applied.named("swarm-dev-ssh-network-policy").raw_inputs["spec"]
+    (rule,) = spec["egress"]
+
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}} in rule["to"]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 2222}]}]

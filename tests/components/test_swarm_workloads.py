@@ -105,7 +105,7 @@ def test_network_policy_isolates_swarm(dev_applied):
     spec = dev_applied.named("swarm-dev-swarms-agents-network-policy").raw_inputs["spec"]
     same_namespace, ssh_entry = spec["ingress"]
 
-    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert same_namespace == {"from": [{"podSelector": {}}]}
     assert ssh_entry["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "swarm-ssh"}}}]
     assert ssh_entry["ports"] == [{"protocol": "TCP", "port": 2222}]
@@ -146,3 +146,19 @@ def test_component_exports_namespaces(component_mocks):
         assert namespaces == {"agents": "swarm-agents", "review": "swarm-review"}
 
     return workloads.namespaces.apply(check)
+
+
+def test_network_policy_blocks_metadata_service(dev_applied):
+    (rule,) = dev_applied.named("swarm-dev-swarms-agents-network-policy").raw_inputs["spec"]["egress"]
+    blocks = [peer["ipBlock"] for peer in rule["to"] if "ipBlock" in peer]
+
+    assert {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]} in blocks
+    assert all(block["cidr"] != "169.254.169.254/32" for block in blocks)
+
+
+def test_removed_swarm_keeps_namespace(dev_preview):
+    namespace = dev_preview.named("swarm-dev-swarms-agents-namespace")
+    statefulset = dev_preview.named("swarm-dev-swarms-agents-statefulset")
+
+    assert namespace.retain_on_delete is True
+    assert statefulset.retain_on_delete is False

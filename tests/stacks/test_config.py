@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from stacks.config import parse_quantity
-from stacks.config_loader import StackConfigError, parse_stack_config, resource_prefix
+from stacks.config_loader import StackConfigError, decode_value, parse_stack_config, resource_prefix
 from tests.conftest import ALICE_KEY, BOB_KEY, dev_config
 
 
@@ -220,7 +221,10 @@ def test_duplicate_swarm_names_rejected():
     values = swarm_values()
     values["swarms"].append(dict(values["swarms"][0]))
 
-    assert "repeated: agents" in error_for(values)
+    message = error_for(values)
+
+    assert "swarm name agents is used more than once" in message
+    assert "pulumi config set --path 'swarm:swarms[1].name' agents-2" in message
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,9 @@ def test_duplicate_swarm_names_rejected():
         ("-----BEGIN OPENSSH PRIVATE KEY-----", "private key"),
         ("ssh-ed25519", "OpenSSH public key line"),
         ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "OpenSSH public key line"),
-        ("ssh-ed25519 not*base64", "not valid base64"),
+        ("ssh-ed25519 not*base64", "not a complete base64 SSH key"),
+        (ALICE_KEY[:60], "not a complete base64 SSH key"),
+        (ALICE_KEY + "\n" + BOB_KEY, "contains a line break"),
         ("ssh-rsa " + ALICE_KEY.split()[1], "not a ssh-rsa key"),
     ],
 )
@@ -263,11 +269,23 @@ def test_swarm_name_must_be_dns_label():
     assert "lowercase letters" in message
 
 
-def test_private_network_range_checked():
+@pytest.mark.parametrize(
+    ("network", "reason"),
+    [
+        ("8.8.0.0/16", "must lie in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
+        ("169.254.0.0/16", "must lie in 10.0.0.0/8"),
+        ("10.42.0.0/16", "overlaps 10.42.0.0/16, the K3s pod network"),
+        ("10.43.0.0/20", "overlaps 10.43.0.0/16, the K3s service network"),
+        ("10.0.0.0/8", "overlaps 10.42.0.0/16"),
+        ("10.0.0.0/25", "a /24 or larger"),
+        ("10.0.0.1/16", "zero host bits"),
+    ],
+)
+def test_node_network_range_checked(network, reason):
     values = swarm_values()
-    values["hetzner"]["networkIpRange"] = "8.8.0.0/16"
+    values["hetzner"]["networkIpRange"] = network
 
-    assert "private IPv4 range" in error_for(values)
+    assert reason in error_for(values)
 
 
 @pytest.mark.parametrize(
@@ -299,3 +317,140 @@ def test_resource_prefix_is_dns_label(stack, expected):
 def test_long_stack_name_rejected():
     with pytest.raises(StackConfigError, match="pulumi stack rename"):
         resource_prefix("swarm", "a-very-long-stack-name-for-testing")
+
+
+def test_private_key_never_echoed():
+    values = swarm_values()
+    values["swarms"][0]["sshPublicKeys"] = ["-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"]
+
+    message = error_for(values)
+
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in message
+    assert "[private key, not shown]" in message
+    assert message.count("\n") == 0
+
+
+def test_secret_key_value_never_echoed():
+    values = swarm_values()
+    values["adminCidrs"] = ["10.1.2.3/8"]
+
+    message = str(pytest.raises(StackConfigError, parse_stack_config, values, secret_keys={"adminCidrs"}).value)
+
+    assert "10.1.2.3" not in message
+    assert "[secret]" in message
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "reason"),
+    [
+        (["0.0.0.0/1", "128.0.0.0/1"], "together cover 0.0.0.0/0"),
+        (["::/1", "8000::/1"], "together cover ::/0"),
+        (["203.0.113.7/32", "203.0.113.7/32"], "more than once"),
+        (["not-a-cidr"], "must be a CIDR such as 203.0.113.7/32"),
+        (["999.1.1.1/32"], "must be a CIDR such as 203.0.113.7/32"),
+        (["203.0.113.7/24"], "host bits set or extra characters; the network is 203.0.113.0/24"),
+        (["2001:db8::1"], "such as 2001:db8::1/128"),
+    ],
+)
+def test_admin_cidrs_checked(cidrs, reason):
+    values = swarm_values()
+    values["adminCidrs"] = cidrs
+
+    assert reason in error_for(values)
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda v: v["swarms"][0].update(replicas=True), "must be a whole number, not true or false"),
+        (lambda v: v["hetzner"]["controlPlane"].update(count=True), "must be a whole number"),
+        (lambda v: v["swarms"][0].update(image=""), "non-empty image reference"),
+        (lambda v: v["swarms"][0].update(image="my image:latest"), "without spaces"),
+        (lambda v: v["hetzner"].update(image=""), "non-empty image reference"),
+        (lambda v: v["hetzner"].update(k3sVersion="v1.20.0+k3s1"), "Kubernetes 1.28 or later"),
+        (lambda v: v["swarms"][0].update(memory="1"), "at least 64Mi"),
+        (lambda v: v["swarms"][0].update(cpu="1m"), "at least 10m"),
+        (lambda v: v["swarms"][0].update(storage="100Mi"), "at least 1Gi"),
+        (lambda v: v["swarms"][0].update(name="ssh"), "belongs to the SSH entry"),
+        (lambda v: v["swarms"][0].update(workspacePath="/etc/swarm/ssh"), "must not contain /etc/swarm"),
+        (lambda v: v["swarms"][0].update(workspacePath="/etc"), "must not contain /etc/swarm"),
+        (lambda v: v["swarms"][0].update(ssh_public_keys=v["swarms"][0].pop("sshPublicKeys")), "unknown config key swarm:swarms[0].ssh_public_keys"),
+        (lambda v: v["hetzner"]["controlPlane"].update(serverType={"name": "cx23"}), '= {"name": "cx23"}: Input should be a valid string'),
+    ],
+)
+def test_bad_values_rejected(edit, reason):
+    values = swarm_values()
+    edit(values)
+
+    assert reason in error_for(values)
+
+
+@pytest.mark.parametrize(
+    ("edit", "check"),
+    [
+        (lambda v: v["swarms"][0].update(cpu=1), lambda c: c.swarms[0].cpu == "1"),
+        (lambda v: v["swarms"][0].update(cpu=0.5), lambda c: c.swarms[0].cpu == "0.5"),
+        (lambda v: v["hetzner"]["controlPlane"].update(count="3"), lambda c: c.hetzner.control_plane.count == 3),
+        (lambda v: v["swarms"][0].update(replicas="5"), lambda c: c.swarms[0].replicas == 5),
+    ],
+)
+def test_values_as_pulumi_stores_them(edit, check):
+    values = swarm_values()
+    edit(values)
+
+    assert check(parse_stack_config(values))
+
+
+def test_json_text_from_config_set_path_decoded():
+    # `pulumi config set --path 'swarm:hetzner.controlPlane' '{...}'` stores the object as text.
+    values = swarm_values()
+    values["hetzner"]["controlPlane"] = '{"serverType": "cx33", "count": 3}'
+    values["swarms"][0]["sshPublicKeys"] = json.dumps([ALICE_KEY])
+
+    config = parse_stack_config(decode_value(values))
+
+    assert config.hetzner.control_plane.server_type == "cx33"
+    assert config.swarms[0].ssh_public_keys == [ALICE_KEY]
+
+
+def test_missing_section_reported_with_other_errors():
+    values = swarm_values()
+    values["hetzer"] = values.pop("hetzner")
+    values["swarms"][0]["replicas"] = -1
+
+    lines = error_for(values).splitlines()
+
+    assert any(line.startswith("missing config key swarm:hetzner:") for line in lines)
+    assert any(line.startswith("unknown config key swarm:hetzer: did you mean swarm:hetzner?") for line in lines)
+    assert any(line.startswith("invalid config swarm:swarms[0].replicas = -1") for line in lines)
+
+
+def test_uppercase_location_suggests_lowercase():
+    values = swarm_values()
+    values["hetzner"]["location"] = "FSN1"
+
+    assert "(nearest: fsn1)" in error_for(values)
+
+
+def test_too_many_placement_groups_rejected():
+    values = swarm_values()
+    values["hetzner"]["workers"] = [{"name": f"pool{n}", "serverType": "cx33", "count": 1} for n in range(50)]
+
+    message = error_for(values)
+
+    assert "needs 51 spread placement groups" in message
+    assert "at most 50" in message
+
+
+def test_duplicate_pool_names_give_rename_command():
+    values = swarm_values()
+    values["hetzner"]["workers"].append(dict(values["hetzner"]["workers"][0]))
+
+    assert "pulumi config set --path 'swarm:hetzner.workers[1].name' general-2" in error_for(values)
+
+
+def test_unknown_platform_mentions_planned():
+    values = swarm_values()
+    values["platform"] = "doks"
+
+    assert "doks and kubeconfig are planned" in error_for(values)

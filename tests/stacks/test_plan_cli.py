@@ -127,3 +127,41 @@ def test_missing_hcloud_token_names_fix(monkeypatch):
 
     with pytest.raises(StackConfigError, match="pulumi config set --secret hcloud:token"):
         read_hcloud_token()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  swarm:hetzner: {location: [fsn1}\n", "invalid YAML in"),
+        ("config:\n  swarm:platform: a\n  swarm:platform: b\n", "key 'swarm:platform' appears twice"),
+        ("config: [a, b]\n", "must be a mapping with a 'config:' mapping"),
+        ("- a\n- b\n", "must be a mapping with a 'config:' mapping"),
+        ("config:\n  swarm:x: !!python/object:os.system ls\n", "invalid YAML in"),
+    ],
+)
+def test_broken_stack_file_exits_2(tmp_path, text, expected):
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text(text)
+
+    result = run_cli("plan", str(path))
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert expected in result.stderr
+
+
+def test_plan_output_is_deterministic():
+    first = run_cli("plan", "dev", "--format", "json").stdout
+    second = run_cli("plan", "dev", "--format", "json").stdout
+    third = run_cli("plan", "dev").stdout
+
+    assert first == second
+    assert third == run_cli("plan", "dev").stdout
+
+
+def test_plan_prints_nothing_extra_on_stderr():
+    result = run_cli("plan", "dev")
+
+    assert result.returncode == 0
+    assert result.stderr == ""
