@@ -16,7 +16,7 @@ AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 # The cloud metadata service. On Hetzner it serves each server's user data,
-# which holds the K3s join token, to any process that can reach it.
+# which contains the K3s join token, to any process that can reach it.
 METADATA_SERVICE_CIDR = "169.254.169.254/32"
 
 

@@ -53,9 +53,9 @@ class _ConfigModel(BaseModel):
 
     model_config = ConfigDict(
         alias_generator=to_camel,
-        # Python code and tests build models by field name; stack files are
-        # parsed by alias only (see parse_stack_config), so snake_case keys
-        # in a stack file are unknown keys.
+        # Python code and tests build models by field name. Stack files are
+        # parsed by alias only (see parse_stack_config), so a snake_case key
+        # in a stack file is an unknown key.
         populate_by_name=True,
         extra="forbid",
         frozen=True,

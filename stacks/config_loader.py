@@ -108,10 +108,11 @@ def _describe(problem: Mapping[str, Any], secret_keys: set[str]) -> str:
     if problem["type"].startswith("literal"):
         description = _field_description(location)
         message += f" ({description})" if description else ""
-    return f"invalid config {key} = {_shown_value(value, location, secret_keys)}: {message}; fix with: {_set_command(key, example)}"
+    displayed = _display_value(value, location, secret_keys)
+    return f"invalid config {key} = {displayed}: {message}; fix with: {_set_command(key, example)}"
 
 
-def _shown_value(value: Any, location: tuple, secret_keys: set[str]) -> str:
+def _display_value(value: Any, location: tuple, secret_keys: set[str]) -> str:
     """Render a bad value for an error line: on one line, cut short, and never a secret."""
     if location and location[0] in secret_keys:
         return "[secret]"
@@ -217,8 +218,8 @@ def _quote(key: str) -> str:
 
 
 def _set_command(key: str, value: str) -> str:
-    shown = value if value == "<value>" else shlex.quote(value)
-    return f"pulumi config set {_path_flag(key)}{_quote(key)} {shown}"
+    quoted = value if value == "<value>" else shlex.quote(value)
+    return f"pulumi config set {_path_flag(key)}{_quote(key)} {quoted}"
 
 
 def resource_prefix(project: str, stack: str) -> str:

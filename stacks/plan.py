@@ -205,13 +205,13 @@ class RecordingMonitor(mocks.MockMonitor):
             self.stack_urn = response.urn
             return response
 
-        shown: dict[str, Any] = {}
+        displayed: dict[str, Any] = {}
         raw: dict[str, Any] = {}
         secret_inputs: set[str] = set()
         for key, value in request.object.items():
             if key.startswith("__"):
                 continue
-            shown[key] = _render(value)
+            displayed[key] = _render(value)
             raw[key] = _render(value, reveal_secrets=True)
             if _contains_secret(value):
                 secret_inputs.add(key)
@@ -222,7 +222,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 type=request.type,
                 name=request.name,
                 parent=parent,
-                inputs=shown,
+                inputs=displayed,
                 raw_inputs=raw,
                 secret_inputs=secret_inputs,
                 provider=request.provider,
