@@ -360,7 +360,6 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         self, name: str, role: str, count: int, labels: dict[str, str]
     ) -> list[hcloud.PlacementGroup]:
         """Create spread placement groups for `count` servers, at most 10 servers per group."""
-        per_group = hetzner_facts.MAX_SERVERS_PER_PLACEMENT_GROUP
         return [
             hcloud.PlacementGroup(
                 f"{name}-{role}-spread-{group}",
