@@ -15,18 +15,25 @@ cluster = build_cluster(name, config)
 
 in_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
 workloads = SwarmWorkloads(
-    f"{name}-swarms", config.swarms, cluster.storage_class_name, opts=in_cluster
+    f"{name}-swarms", config.swarms, cluster.storage_class_name, pool_label=cluster.pool_label, opts=in_cluster
 )
-ssh_entry = SshEntry(f"{name}-ssh", config.swarms, cluster.ssh_node_port, opts=in_cluster)
+ssh_entry = SshEntry(
+    f"{name}-ssh",
+    config.swarms,
+    service_type=cluster.ssh_service_type,
+    port=cluster.ssh_port if cluster.ssh_service_type == "LoadBalancer" else 22,
+    node_port=cluster.ssh_node_port,
+    opts=in_cluster,
+)
 
 jump_alias = f"{name}-jump"
-pulumi.export("kubeconfig", cluster.kubeconfig)
-pulumi.export("api_server_ip", cluster.api_server_ip)
-pulumi.export("node_ssh_private_key", cluster.node_ssh_private_key)
-pulumi.export("ssh_host", cluster.ssh_host)
+ssh_host = cluster.ssh_host if cluster.ssh_host is not None else ssh_entry.load_balancer_host
+for key, value in cluster.outputs.items():
+    pulumi.export(key, value)
+pulumi.export("ssh_host", ssh_host)
 pulumi.export(
     "ssh_config",
-    cluster.ssh_host.apply(lambda host: render_ssh_config(jump_alias, host, cluster.ssh_port, config.swarms)),
+    ssh_host.apply(lambda host: render_ssh_config(jump_alias, host, cluster.ssh_port, config.swarms)),
 )
 pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key.strip()}\n"))
 pulumi.export("swarm_namespaces", workloads.namespaces)

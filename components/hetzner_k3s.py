@@ -18,6 +18,9 @@ from components.k3s_cloud_init import HostKey, K3sNode, render_user_data
 from stacks import hetzner_facts
 from stacks.config import HetznerConfig
 
+# The node label of K3s agents, whose value is the worker pool name.
+POOL_LABEL = "swarm.pool"
+
 # The node port of the SSH entry. The load balancer forwards its port 22 there
 # over the private network, so the port needs no firewall rule.
 SSH_NODE_PORT = 30022
@@ -238,7 +241,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                             private_ip=private_ip,
                             token=secret,
                             join_url=join_url,
-                            node_labels=(f"swarm.pool={pool.name}",),
+                            node_labels=(f"{POOL_LABEL}={pool.name}",),
                         )
                     )
                 )

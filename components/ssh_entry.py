@@ -10,6 +10,8 @@ never open another swarm's containers.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
@@ -113,15 +115,19 @@ class SshEntry(pulumi.ComponentResource):
 
     Outputs:
         host_public_key: the jump host's ed25519 public key, for known_hosts.
+        load_balancer_host: IP or host name of the Service's load balancer, for service_type LoadBalancer.
     """
 
     host_public_key: pulumi.Output[str]
+    load_balancer_host: pulumi.Output[str]
 
     def __init__(
         self,
         name: str,
         swarms: list[Swarm],
-        node_port: int,
+        service_type: str = "NodePort",
+        port: int = 22,
+        node_port: Optional[int] = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("swarm:workloads:SshEntry", name, None, opts)
@@ -188,15 +194,15 @@ class SshEntry(pulumi.ComponentResource):
             ),
             opts=in_namespace,
         )
-        k8s.core.v1.Service(
+        service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="ssh-entry", namespace=SSH_ENTRY_NAMESPACE, labels=labels),
             spec=k8s.core.v1.ServiceSpecArgs(
-                type="NodePort",
+                type=service_type,
                 selector=labels,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
-                        name="ssh", port=22, target_port=JUMP_PORT, node_port=node_port, protocol="TCP"
+                        name="ssh", port=port, target_port=JUMP_PORT, node_port=node_port, protocol="TCP"
                     )
                 ],
             ),
@@ -204,6 +210,9 @@ class SshEntry(pulumi.ComponentResource):
         )
 
         self.host_public_key = host_key.public_key_openssh
+        # The address that the cluster's load balancer support assigns, for
+        # service_type LoadBalancer; unknown until the Service is ready.
+        self.load_balancer_host = service.status.apply(_load_balancer_address)
         self.register_outputs({"host_public_key": self.host_public_key})
 
     def _pod_spec(self, host_key: k8s.core.v1.Secret, sshd_config: k8s.core.v1.ConfigMap) -> k8s.core.v1.PodSpecArgs:
@@ -255,3 +264,10 @@ class SshEntry(pulumi.ComponentResource):
                 k8s.core.v1.VolumeArgs(name="runtime", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
             ],
         )
+
+
+def _load_balancer_address(status: Optional[k8s.core.v1.outputs.ServiceStatus]) -> str:
+    ingress = status.load_balancer.ingress if status and status.load_balancer else None
+    if not ingress:
+        return ""
+    return ingress[0].ip or ingress[0].hostname or ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -69,10 +71,18 @@ class SwarmWorkloads(pulumi.ComponentResource):
         self,
         name: str,
         swarms: list[Swarm],
-        storage_class_name: pulumi.Input[str],
+        storage_class_name: Optional[pulumi.Input[str]],
+        pool_label: Optional[str] = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Create the swarms.
+
+        `storage_class_name` None means the cluster's default storage class.
+        With `pool_label`, containers run only on nodes that carry that label,
+        which keeps them off a platform's system or control plane nodes.
+        """
         super().__init__("swarm:workloads:SwarmWorkloads", name, None, opts)
+        self._pool_label = pool_label
         namespaces = {}
         for swarm in swarms:
             namespaces[swarm.name] = self._swarm(name, swarm, storage_class_name)
@@ -80,7 +90,7 @@ class SwarmWorkloads(pulumi.ComponentResource):
         self.namespaces = pulumi.Output.from_input(namespaces)
         self.register_outputs({"namespaces": self.namespaces})
 
-    def _swarm(self, name: str, swarm: Swarm, storage_class_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    def _swarm(self, name: str, swarm: Swarm, storage_class_name: Optional[pulumi.Input[str]]) -> pulumi.Output[str]:
         prefix = f"{name}-{swarm.name}"
         labels = swarm_labels(swarm)
 
@@ -216,7 +226,23 @@ class SwarmWorkloads(pulumi.ComponentResource):
                 ),
             )
         )
+        affinity = None
+        if self._pool_label:
+            affinity = k8s.core.v1.AffinityArgs(
+                node_affinity=k8s.core.v1.NodeAffinityArgs(
+                    required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                        node_selector_terms=[
+                            k8s.core.v1.NodeSelectorTermArgs(
+                                match_expressions=[
+                                    k8s.core.v1.NodeSelectorRequirementArgs(key=self._pool_label, operator="Exists")
+                                ]
+                            )
+                        ]
+                    )
+                )
+            )
         return k8s.core.v1.PodSpecArgs(
+            affinity=affinity,
             automount_service_account_token=False,
             enable_service_links=False,
             security_context=k8s.core.v1.PodSecurityContextArgs(

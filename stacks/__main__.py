@@ -23,12 +23,17 @@ _KEY_INPUTS = {
     "hcloud:index/loadBalancerTarget:LoadBalancerTarget": ["type", "labelSelector", "usePrivateIp"],
     "hcloud:index/loadBalancerService:LoadBalancerService": ["protocol", "listenPort", "destinationPort"],
     "command:remote:Command": ["connection"],
-    "pulumi:providers:kubernetes": ["kubeconfig"],
+    "pulumi:providers:kubernetes": ["kubeconfig", "context"],
     "kubernetes:helm.sh/v3:Release": ["chart", "version", "namespace"],
     "kubernetes:core/v1:Secret": ["metadata", "stringData"],
     "kubernetes:storage.k8s.io/v1:StorageClass": ["provisioner", "reclaimPolicy"],
     "kubernetes:apps/v1:StatefulSet": ["metadata", "spec.replicas"],
     "kubernetes:apps/v1:Deployment": ["metadata", "spec.replicas"],
+    "digitalocean:index/vpc:Vpc": ["region", "ipRange"],
+    "digitalocean:index/kubernetesCluster:KubernetesCluster": ["region", "version", "ha", "nodePool", "controlPlaneFirewall"],
+    "digitalocean:index/kubernetesNodePool:KubernetesNodePool": ["size", "nodeCount", "autoScale", "minNodes", "maxNodes"],
+    "digitalocean:index/loadBalancer:LoadBalancer": ["region", "dropletTag", "forwardingRules"],
+    "digitalocean:index/firewall:Firewall": ["tags", "inboundRules"],
 }
 
 

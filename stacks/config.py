@@ -25,9 +25,25 @@ from stacks.config_checks import (
     check_ssh_public_key,
     parse_quantity,
 )
+from stacks.config_doks import DoksConfig
 from stacks.config_hetzner import DEFAULT_K3S_VERSION, HetznerConfig
+from stacks.config_kubeconfig import KubeconfigConfig
 
-__all__ = ["DEFAULT_K3S_VERSION", "DEFAULT_SWARM_IMAGE", "HetznerConfig", "StackConfig", "Swarm", "parse_quantity"]
+__all__ = [
+    "DEFAULT_K3S_VERSION",
+    "DEFAULT_SWARM_IMAGE",
+    "DoksConfig",
+    "HetznerConfig",
+    "KubeconfigConfig",
+    "StackConfig",
+    "Swarm",
+    "parse_quantity",
+]
+
+# The platforms, each with the config section it reads and whether it opens
+# a Kubernetes API and nodes that swarm:adminCidrs must guard.
+PLATFORM_SECTIONS = {"hetzner-k3s": "hetzner", "doks": "doks", "kubeconfig": "kubeconfig"}
+PLATFORMS_WITH_ADMIN_ACCESS = ("hetzner-k3s", "doks")
 
 DEFAULT_SWARM_IMAGE = "lscr.io/linuxserver/openssh-server:latest"
 
@@ -99,11 +115,12 @@ class Swarm(ConfigModel):
 class StackConfig(ConfigModel):
     """All `swarm:` keys of one stack."""
 
-    platform: Literal["hetzner-k3s"] = Field(
-        description="where the cluster runs; doks and kubeconfig are planned, not yet available",
+    platform: Literal["hetzner-k3s", "doks", "kubeconfig"] = Field(
+        description="where the cluster runs: hetzner-k3s, doks, or kubeconfig for an existing cluster",
         examples=["hetzner-k3s"],
     )
-    admin_cidrs: list[Annotated[str, AfterValidator(check_admin_cidr)]] = Field(
+    admin_cidrs: Optional[list[Annotated[str, AfterValidator(check_admin_cidr)]]] = Field(
+        default=None,
         min_length=1,
         description="CIDRs allowed to reach the Kubernetes API and node SSH",
         examples=["203.0.113.7/32"],
@@ -112,6 +129,13 @@ class StackConfig(ConfigModel):
         default=None,
         examples=['{"location": "fsn1", "controlPlane": {"serverType": "cx23", "count": 1}}'],
     )
+    doks: Optional[DoksConfig] = Field(
+        default=None,
+        examples=['{"region": "fra1", "nodePools": [{"name": "general", "size": "s-4vcpu-8gb", "count": 2}]}'],
+    )
+    kubeconfig: Optional[KubeconfigConfig] = Field(
+        default=None, examples=['{"context": "k3d-swarm", "sshHost": "127.0.0.1"}']
+    )
     swarms: list[Swarm] = Field(
         min_length=1,
         examples=['{"name": "agents", "replicas": 3, "sshPublicKeys": ["ssh-ed25519 AAAA... you@host"]}'],
@@ -119,8 +143,8 @@ class StackConfig(ConfigModel):
 
     @field_validator("admin_cidrs")
     @classmethod
-    def _cidrs_not_world(cls, cidrs: list[str]) -> list[str]:
-        return check_admin_cidr_list(cidrs)
+    def _cidrs_not_world(cls, cidrs: Optional[list[str]]) -> Optional[list[str]]:
+        return None if cidrs is None else check_admin_cidr_list(cidrs)
 
     @field_validator("swarms")
     @classmethod

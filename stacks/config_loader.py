@@ -18,12 +18,10 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from stacks.config import StackConfig
+from stacks.config import PLATFORM_SECTIONS, PLATFORMS_WITH_ADMIN_ACCESS, StackConfig
 
 NAMESPACE = "swarm"
 
-# The platforms and the config section each one needs.
-PLATFORM_SECTIONS = {"hetzner-k3s": "hetzner"}
 
 
 class StackConfigError(pulumi.RunError):
@@ -75,6 +73,12 @@ def parse_stack_config(
             f"missing config key {NAMESPACE}:{section}: it is required when {NAMESPACE}:platform is "
             f"{platform}; add a '{NAMESPACE}:{section}:' object to {stack_file} "
             f"(see the README for its keys)"
+        )
+    if platform in PLATFORMS_WITH_ADMIN_ACCESS and "adminCidrs" not in values:
+        lines.append(
+            f"missing config key {NAMESPACE}:adminCidrs: the addresses that may reach the Kubernetes API "
+            f"and node SSH are required when {NAMESPACE}:platform is {platform}; set it with: "
+            f"pulumi config set --path '{NAMESPACE}:adminCidrs[0]' 203.0.113.7/32"
         )
 
     try:

@@ -33,7 +33,10 @@ UNKNOWN = "[unknown]"
 
 # Credentials that the program reads but the offline plan never uses. A stack
 # file contains them encrypted, or not at all, so the plan passes placeholders.
-_PLACEHOLDER_SECRETS = {"hcloud:token": "offline-plan-placeholder"}
+_PLACEHOLDER_SECRETS = {
+    "hcloud:token": "offline-plan-placeholder",
+    "digitalocean:token": "offline-plan-placeholder",
+}
 
 
 @dataclass
@@ -180,8 +183,13 @@ class PreviewMocks(mocks.Mocks):
         # No id and no computed outputs: both are unknown until a real apply.
         return None, dict(args.inputs)
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
-        return {}, None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        # Provider functions read the cloud API during a real preview. Mocks
+        # cannot return an unknown invoke result (the SDK turns it into None),
+        # so the offline plan returns the marker that it prints for unknowns.
+        if args.token == "digitalocean:index/getKubernetesVersions:getKubernetesVersions":
+            return {"latestVersion": UNKNOWN, "validVersions": [UNKNOWN], "versionPrefix": args.args.get("versionPrefix")}, []
+        return {}, []
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -233,6 +241,17 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         )
         return response
+
+
+def program_order(resources: list[PlannedResource], sequence: dict[tuple[str, str], int]) -> list[PlannedResource]:
+    """Order resources as the program constructs them, which is the same on every run.
+
+    Registration itself runs asynchronously, so its order depends on when each
+    input resolves. The constructor calls run in program order, which reads as
+    the order of provisioning: network, then servers, then workloads.
+    """
+    last = len(sequence)
+    return sorted(resources, key=lambda resource: (sequence.get((resource.type, resource.name), last), resource.urn))
 
 
 def _render(value: Any, reveal_secrets: bool = False) -> Any:
@@ -297,16 +316,22 @@ def run_plan(
         monitor=monitor,
     )
     pulumi.runtime.set_all_config(stack_file.config, stack_file.secret_keys)
+
+    # Stack transformations run synchronously in each resource's constructor,
+    # so they see resources in program order.
+    sequence: dict[tuple[str, str], int] = {}
+
+    def record_order(args: pulumi.ResourceTransformationArgs) -> None:
+        sequence.setdefault((args.type_, args.name), len(sequence))
+
+    pulumi.runtime.register_stack_transformation(record_order)
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__pulumi_main__")))
 
     outputs = {}
     root = get_root_resource()
     if root is not None:
         outputs = {key: _describe_output(value) for key, value in sorted(root.outputs.items())}
-    # Registration order depends on when each input resolves, so it varies
-    # between runs; sorting by URN makes two plans of one config identical.
-    resources = sorted(monitor.planned, key=lambda resource: resource.urn)
-    return Plan(stack_file.stack, resources, outputs)
+    return Plan(stack_file.stack, program_order(monitor.planned, sequence), outputs)
 
 
 def _describe_output(value: Any) -> Any:

@@ -63,5 +63,8 @@ class ApplyMocks(mocks.Mocks):
             outputs["stdout"] = FAKE_KUBECONFIG
         return str(next(self._ids)), outputs
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
-        return {}, None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        if args.token == "digitalocean:index/getKubernetesVersions:getKubernetesVersions":
+            prefix = args.args["versionPrefix"]
+            return {"latestVersion": f"{prefix}5-do.0", "validVersions": [f"{prefix}5-do.0"], "versionPrefix": prefix}, []
+        return {}, []

@@ -449,8 +449,11 @@ def test_duplicate_pool_names_give_rename_command():
     assert "pulumi config set --path 'swarm:hetzner.workers[1].name' general-2" in error_for(values)
 
 
-def test_unknown_platform_mentions_planned():
+def test_unknown_platform_lists_platforms():
     values = swarm_values()
-    values["platform"] = "doks"
+    values["platform"] = "eks"
 
-    assert "doks and kubeconfig are planned" in error_for(values)
+    message = error_for(values)
+
+    assert "invalid config swarm:platform = eks" in message
+    assert "'hetzner-k3s', 'doks' or 'kubeconfig'" in message

@@ -1,0 +1,187 @@
+"""`DoksCluster`: a DigitalOcean Kubernetes cluster, ready for the swarm workloads."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_digitalocean as digitalocean
+import pulumi_kubernetes as k8s
+
+from stacks.config_doks import DEFAULT_DOKS_VERSION, DoksConfig
+from stacks.config_loader import StackConfigError
+
+# The built-in pool of a DOKS cluster is part of the cluster resource, and
+# changing its size replaces the whole cluster. It therefore stays small and
+# fixed, runs the cluster's own add-ons, and the swarms run on separate
+# KubernetesNodePool resources that can change freely.
+SYSTEM_POOL_SIZE = "s-2vcpu-4gb"
+SYSTEM_POOL_NODES = 1
+
+# The node label that marks nodes for swarm containers, so that they never
+# land on the system pool.
+POOL_LABEL = "swarm.pool"
+
+STORAGE_CLASS_NAME = "do-block-storage-swarm-retain"
+SSH_NODE_PORT = 30022
+
+
+class DoksCluster(pulumi.ComponentResource):
+    """A VPC, a DOKS cluster with its node pools, a load balancer for SSH and a storage class.
+
+    Outputs:
+        kubeconfig: admin kubeconfig of the cluster, secret. Its token expires
+            after 7 days; `pulumi up --refresh` fetches a new one.
+        provider: Kubernetes provider that targets the cluster.
+        storage_class_name: storage class whose PVCs become DigitalOcean volumes that outlive their claims.
+        ssh_host: public IPv4 of the load balancer that carries the SSH entry.
+        cluster_version: the DOKS version slug the cluster was created with.
+    """
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    storage_class_name: pulumi.Output[str]
+    ssh_host: pulumi.Output[str]
+    cluster_version: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        config: DoksConfig,
+        admin_cidrs: list[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("swarm:digitalocean:DoksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        node_tag = f"{name}-swarm-nodes"
+
+        # Network: the cluster's own VPC in its region.
+        vpc = digitalocean.Vpc(
+            f"{name}-vpc",
+            region=config.region,
+            ip_range=config.vpc_cidr,
+            description=f"swarm stack {name}",
+            opts=child,
+        )
+
+        # Cluster: the version slug is the newest patch of the configured
+        # minor at creation. DOKS then upgrades the cluster in its maintenance
+        # window, so the slug drifts from what this lookup returns later, and
+        # a change of the version input would replace the cluster: it is
+        # ignored after creation.
+        versions = digitalocean.get_kubernetes_versions_output(version_prefix=f"{config.version}.")
+        cluster = digitalocean.KubernetesCluster(
+            f"{name}-cluster",
+            name=name,
+            region=config.region,
+            version=versions.apply(lambda result: _newest_patch(config.version, result)),
+            vpc_uuid=vpc.id,
+            ha=config.ha,
+            auto_upgrade=True,
+            surge_upgrade=True,
+            maintenance_policy=digitalocean.KubernetesClusterMaintenancePolicyArgs(
+                day=config.maintenance_window.day,
+                start_time=config.maintenance_window.start_time,
+            ),
+            control_plane_firewall=digitalocean.KubernetesClusterControlPlaneFirewallArgs(
+                enabled=True, allowed_addresses=admin_cidrs
+            ),
+            node_pool=digitalocean.KubernetesClusterNodePoolArgs(
+                name=f"{name}-system", size=SYSTEM_POOL_SIZE, node_count=SYSTEM_POOL_NODES
+            ),
+            # Volumes created through Kubernetes are left alone when the
+            # cluster is destroyed (destroy_all_associated_resources stays off).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["version"]),
+        )
+
+        # Node pools: the swarm capacity, each pool labelled for the swarms
+        # and tagged for the load balancer.
+        pools = []
+        for pool in config.node_pools:
+            autoscale = pool.autoscale
+            pools.append(
+                digitalocean.KubernetesNodePool(
+                    f"{name}-{pool.name}",
+                    cluster_id=cluster.id,
+                    name=f"{name}-{pool.name}",
+                    size=pool.size,
+                    node_count=pool.count,
+                    auto_scale=autoscale is not None,
+                    min_nodes=autoscale.min if autoscale else None,
+                    max_nodes=autoscale.max if autoscale else None,
+                    labels={POOL_LABEL: pool.name},
+                    tags=[node_tag],
+                    # The autoscaler changes the node count between runs.
+                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount"] if autoscale else None),
+                )
+            )
+
+        # Load balancer: owned by Pulumi, not created by the cloud controller
+        # for a LoadBalancer Service, so `pulumi destroy` removes it too.
+        load_balancer = digitalocean.LoadBalancer(
+            f"{name}-lb",
+            region=config.region,
+            vpc_uuid=vpc.id,
+            droplet_tag=node_tag,
+            forwarding_rules=[
+                digitalocean.LoadBalancerForwardingRuleArgs(
+                    entry_protocol="tcp", entry_port=22, target_protocol="tcp", target_port=SSH_NODE_PORT
+                )
+            ],
+            healthcheck=digitalocean.LoadBalancerHealthcheckArgs(protocol="tcp", port=SSH_NODE_PORT),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=pools),
+        )
+        # DOKS's own firewall closes node ports, so the load balancer gets a
+        # rule of its own to the SSH entry's node port.
+        digitalocean.Firewall(
+            f"{name}-lb-to-nodes",
+            tags=[node_tag],
+            inbound_rules=[
+                digitalocean.FirewallInboundRuleArgs(
+                    protocol="tcp",
+                    port_range=str(SSH_NODE_PORT),
+                    source_load_balancer_uids=[load_balancer.id],
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=pools),
+        )
+
+        # Cluster credentials: the kubeconfig carries a token that DOKS
+        # issues for 7 days, so it is read again on every `pulumi up --refresh`.
+        kubeconfig = pulumi.Output.secret(cluster.kube_configs[0].raw_config)
+        provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig, opts=child)
+
+        # Storage: DigitalOcean volumes that stay when their claims go.
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-storage-class",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS_NAME),
+            provisioner="dobs.csi.digitalocean.com",
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+
+        self.kubeconfig = kubeconfig
+        self.provider = provider
+        self.storage_class_name = storage_class.metadata.name
+        self.ssh_host = load_balancer.ip
+        self.cluster_version = cluster.version
+        self.register_outputs(
+            {
+                "kubeconfig": kubeconfig,
+                "storage_class_name": self.storage_class_name,
+                "ssh_host": self.ssh_host,
+                "cluster_version": self.cluster_version,
+            }
+        )
+
+
+def _newest_patch(minor: str, result: digitalocean.GetKubernetesVersionsResult) -> str:
+    """Return the newest DOKS version slug of a minor, or fail with the minors DOKS offers."""
+    if result.latest_version:
+        return result.latest_version
+    offered = sorted({".".join(slug.split(".")[:2]) for slug in result.valid_versions or []})
+    raise StackConfigError(
+        f"invalid config swarm:doks.version = {minor}: DOKS offers no version of it now; "
+        f"offered minors: {', '.join(offered) or 'none'}; fix with: "
+        f"pulumi config set --path 'swarm:doks.version' {offered[-1] if offered else DEFAULT_DOKS_VERSION}"
+    )
