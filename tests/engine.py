@@ -45,6 +45,7 @@ class ApplyMocks(mocks.Mocks):
     def __init__(self) -> None:
         self._ids = itertools.count(1000)
         self._addresses = itertools.count(10)
+        self.calls: list[mocks.MockCallArgs] = []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
         outputs = dict(args.inputs)
@@ -61,9 +62,14 @@ class ApplyMocks(mocks.Mocks):
             outputs["result"] = f"{FAKE_TOKEN}-{args.name}"
         elif args.typ == "command:remote:Command":
             outputs["stdout"] = FAKE_KUBECONFIG
+        elif args.typ == "digitalocean:index/kubernetesCluster:KubernetesCluster":
+            outputs["kubeConfigs"] = [{"rawConfig": FAKE_KUBECONFIG, "token": "do-token"}]
+        elif args.typ == "digitalocean:index/loadBalancer:LoadBalancer":
+            outputs["ip"] = LOAD_BALANCER_IPV4
         return str(next(self._ids)), outputs
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        self.calls.append(args)
         if args.token == "digitalocean:index/getKubernetesVersions:getKubernetesVersions":
             prefix = args.args["versionPrefix"]
             return {"latestVersion": f"{prefix}5-do.0", "validVersions": [f"{prefix}5-do.0"], "versionPrefix": prefix}, []

@@ -165,3 +165,29 @@ def test_plan_prints_nothing_extra_on_stderr():
 
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+def test_plan_prod_lists_doks_tree():
+    result = run_cli("plan", "prod")
+
+    assert result.returncode == 0, result.stderr
+    for expected in [
+        "swarm:digitalocean:DoksCluster  swarm-prod",
+        "digitalocean:index/vpc:Vpc  swarm-prod-vpc",
+        "digitalocean:index/kubernetesCluster:KubernetesCluster  swarm-prod-cluster",
+        "digitalocean:index/kubernetesNodePool:KubernetesNodePool  swarm-prod-agents",
+        "digitalocean:index/loadBalancer:LoadBalancer  swarm-prod-lb",
+        "kubernetes:apps/v1:StatefulSet  swarm-prod-swarms-review-statefulset",
+    ]:
+        assert expected in result.stdout
+    assert "version: [unknown]" in result.stdout
+
+
+def test_plan_local_lists_workloads_only():
+    result = run_cli("plan", "local")
+
+    assert result.returncode == 0, result.stderr
+    assert "swarm:kubeconfig:ExistingCluster  swarm-local" in result.stdout
+    assert "kubernetes:apps/v1:StatefulSet  swarm-local-swarms-agents-statefulset" in result.stdout
+    assert "hcloud:" not in result.stdout
+    assert "digitalocean:" not in result.stdout
