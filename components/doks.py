@@ -7,7 +7,6 @@ import pulumi_digitalocean as digitalocean
 import pulumi_kubernetes as k8s
 
 from stacks.config_doks import DEFAULT_DOKS_VERSION, DoksConfig
-from stacks.config_loader import StackConfigError
 
 # The built-in pool of a DOKS cluster is part of the cluster resource, and
 # changing its size replaces the whole cluster. It therefore stays small and
@@ -62,17 +61,23 @@ class DoksCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Cluster: the version slug is the newest patch of the configured
-        # minor at creation. DOKS then upgrades the cluster in its maintenance
-        # window, so the slug drifts from what this lookup returns later, and
-        # a change of the version input would replace the cluster: it is
-        # ignored after creation.
-        versions = digitalocean.get_kubernetes_versions_output(version_prefix=f"{config.version}.")
+        # Cluster: created with the newest patch of the configured minor.
+        # DOKS applies later patches in the maintenance window, but the
+        # lookup names a new patch as soon as DOKS offers it, so following
+        # the lookup would upgrade the cluster at the next `pulumi up`
+        # instead of in the window. The version is therefore ignored after
+        # creation, and a warning says when the configured minor and the
+        # cluster's differ.
+        prefixed = digitalocean.get_kubernetes_versions_output(version_prefix=f"{config.version}.")
+        offered = digitalocean.get_kubernetes_versions_output()
+        version = pulumi.Output.all(prefixed, offered).apply(
+            lambda results: creation_version(config.version, results[0], results[1])
+        )
         cluster = digitalocean.KubernetesCluster(
             f"{name}-cluster",
             name=name,
             region=config.region,
-            version=versions.apply(lambda result: _newest_patch(config.version, result)),
+            version=version,
             vpc_uuid=vpc.id,
             ha=config.ha,
             auto_upgrade=True,
@@ -92,8 +97,11 @@ class DoksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["version"]),
         )
 
+        cluster.version.apply(lambda running: warn_on_minor_mismatch(name, config.version, running))
+
         # Node pools: the swarm capacity, each pool labelled for the swarms
-        # and tagged for the load balancer.
+        # and tagged for the load balancer. Pools scale, and a changed size
+        # replaces only that pool, without touching the cluster.
         pools = []
         for pool in config.node_pools:
             autoscale = pool.autoscale
@@ -175,13 +183,38 @@ class DoksCluster(pulumi.ComponentResource):
         )
 
 
-def _newest_patch(minor: str, result: digitalocean.GetKubernetesVersionsResult) -> str:
-    """Return the newest DOKS version slug of a minor, or fail with the minors DOKS offers."""
-    if result.latest_version:
-        return result.latest_version
-    offered = sorted({".".join(slug.split(".")[:2]) for slug in result.valid_versions or []})
-    raise StackConfigError(
-        f"invalid config swarm:doks.version = {minor}: DOKS offers no version of it now; "
-        f"offered minors: {', '.join(offered) or 'none'}; fix with: "
-        f"pulumi config set --path 'swarm:doks.version' {offered[-1] if offered else DEFAULT_DOKS_VERSION}"
+def _offered_minors(result: digitalocean.GetKubernetesVersionsResult) -> list[str]:
+    minors = {".".join(slug.split(".")[:2]) for slug in result.valid_versions or []}
+    return sorted(minors, key=lambda minor: tuple(int(part) for part in minor.split(".") if part.isdigit()))
+
+
+def creation_version(
+    minor: str,
+    prefixed: digitalocean.GetKubernetesVersionsResult,
+    offered: digitalocean.GetKubernetesVersionsResult,
+) -> str:
+    """Return the newest DOKS patch of `minor`, or warn and return the minor itself when DOKS offers none.
+
+    An existing cluster ignores this input, so a minor that DOKS has retired
+    must not stop its stack. Creating a new cluster with it fails at the API.
+    """
+    if prefixed.latest_version:
+        return prefixed.latest_version
+    minors = _offered_minors(offered)
+    pulumi.log.warn(
+        f"swarm:doks.version = {minor}: DOKS offers no version of it now (offered minors: "
+        f"{', '.join(minors) or 'none'}). An existing cluster keeps its version; to create a cluster, "
+        f"run: pulumi config set --path 'swarm:doks.version' {minors[-1] if minors else DEFAULT_DOKS_VERSION}"
+    )
+    return minor
+
+
+def warn_on_minor_mismatch(cluster_name: str, minor: str, running: str) -> None:
+    """Warn when the cluster runs another minor than `swarm:doks.version`, which changes only at creation."""
+    if not running or running.startswith(f"{minor}.") or running == minor:
+        return
+    pulumi.log.warn(
+        f"swarm:doks.version is {minor}, but the cluster runs {running}; the version is read only "
+        f"when the cluster is created. Upgrade with: doctl kubernetes cluster upgrade {cluster_name} "
+        f"--version <{minor} slug from doctl kubernetes options versions>, or set swarm:doks.version back"
     )

@@ -185,3 +185,26 @@ def check_image_reference(value: str) -> str:
     if not _IMAGE_REFERENCE.match(value):
         raise ValueError("must be a non-empty image reference without spaces, such as ubuntu-24.04 or registry/name:tag")
     return value
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
+
+
+def check_dns_subdomain(value: str) -> str:
+    """Accept a Kubernetes object name such as a storage class name (a DNS-1123 subdomain)."""
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError("must be a Kubernetes object name: lowercase letters, digits, '-' and '.', such as local-path")
+    return value
+
+
+def check_host_address(value: str) -> str:
+    """Accept an IP address or a host name, the forms that ssh_config's HostName takes."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if len(value) > 253 or not _HOST_NAME.match(value):
+        raise ValueError("must be an IP address or a host name without port or spaces, such as 127.0.0.1")
+    return value

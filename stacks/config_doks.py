@@ -113,6 +113,16 @@ class DoksConfig(ConfigModel):
     def _region_is_known(cls, value: str) -> str:
         return digitalocean_facts.check_region(value)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_text(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError(
+                f"is a number because it is unquoted in the stack file, and YAML reads 1.30 as {1.30}; "
+                'quote it, as in version: "1.34"'
+            )
+        return value
+
     @field_validator("version")
     @classmethod
     def _version_is_minor(cls, value: str) -> str:
@@ -137,6 +147,9 @@ class DoksConfig(ConfigModel):
             raise ValueError("must be an IPv4 CIDR with zero host bits, such as 10.20.0.0/16") from None
         if network.version != 4 or not any(network.subnet_of(private) for private in _RFC1918):
             raise ValueError("must lie in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        # The pinned SDK's Vpc docs: the range "may not be larger than /16 or smaller than /24".
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError("must be a /16 to /24 range, as DigitalOcean VPCs require, such as 10.20.0.0/16")
         return value
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from stacks.config_base import ConfigModel, WholeNumber
-from stacks.config_checks import check_dns_label
+from stacks.config_checks import check_dns_subdomain, check_host_address
 
 # Kubernetes' default NodePort range (kube-apiserver --service-node-port-range).
 NODE_PORT_RANGE = range(30000, 32768)
@@ -41,7 +41,12 @@ class KubeconfigConfig(ConfigModel):
     @field_validator("storage_class")
     @classmethod
     def _storage_class_is_name(cls, value: Optional[str]) -> Optional[str]:
-        return None if value is None else check_dns_label(value, 63)
+        return None if value is None else check_dns_subdomain(value)
+
+    @field_validator("ssh_host")
+    @classmethod
+    def _ssh_host_is_address(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else check_host_address(value)
 
     def client_port(self) -> int:
         """Return the port that SSH clients connect to."""

@@ -75,9 +75,10 @@ def parse_stack_config(
             f"(see the README for its keys)"
         )
     if platform in PLATFORMS_WITH_ADMIN_ACCESS and "adminCidrs" not in values:
+        guarded = "the Kubernetes API and node SSH" if platform == "hetzner-k3s" else "the Kubernetes API"
         lines.append(
-            f"missing config key {NAMESPACE}:adminCidrs: the addresses that may reach the Kubernetes API "
-            f"and node SSH are required when {NAMESPACE}:platform is {platform}; set it with: "
+            f"missing config key {NAMESPACE}:adminCidrs: the addresses that may reach {guarded} "
+            f"are required when {NAMESPACE}:platform is {platform}; set it with: "
             f"pulumi config set --path '{NAMESPACE}:adminCidrs[0]' 203.0.113.7/32"
         )
 
@@ -112,8 +113,18 @@ def _describe(problem: Mapping[str, Any], secret_keys: set[str]) -> str:
     if problem["type"].startswith("literal"):
         description = _field_description(location)
         message += f" ({description})" if description else ""
+        allowed = [str(choice) for choice in problem.get("ctx", {}).get("expected_values", [])] or _literal_choices(location)
+        nearest = difflib.get_close_matches(str(value).lower(), allowed, n=1, cutoff=0.6)
+        if nearest:
+            example = nearest[0]
     displayed = _display_value(value, location, secret_keys)
     return f"invalid config {key} = {displayed}: {message}; fix with: {_set_command(key, example)}"
+
+
+def _literal_choices(location: tuple) -> list[str]:
+    field = _field_at(location)
+    annotation = field.annotation if field else None
+    return [str(choice) for choice in getattr(annotation, "__args__", ()) if isinstance(choice, (str, int))]
 
 
 def _display_value(value: Any, location: tuple, secret_keys: set[str]) -> str:
@@ -174,11 +185,18 @@ def _example_value(location: tuple) -> str:
     if field is None or not field.examples:
         return "<value>"
     example = field.examples[0]
-    is_list = getattr(field.annotation, "__origin__", None) is list
-    if is_list and not isinstance(location[-1], int):
+    if _is_list_field(field.annotation) and not isinstance(location[-1], int):
         # The examples of a list field are items; the whole list is set as JSON.
         return json.dumps([example])
     return example if isinstance(example, str) else json.dumps(example)
+
+
+def _is_list_field(annotation: Any) -> bool:
+    """Tell whether an annotation is a list, or an Optional list."""
+    if getattr(annotation, "__origin__", None) is list:
+        return True
+    arguments = [argument for argument in getattr(annotation, "__args__", ()) if argument is not type(None)]
+    return len(arguments) == 1 and getattr(arguments[0], "__origin__", None) is list
 
 
 def _field_name(model: type[BaseModel], alias: str) -> str:
@@ -236,7 +254,7 @@ def resource_prefix(project: str, stack: str) -> str:
     if len(prefix) > 30:
         raise StackConfigError(
             f"invalid stack name {stack}: the resource prefix {prefix} is {len(prefix)} characters, "
-            "at most 30 fit in Hetzner server names and Kubernetes labels; "
+            "at most 30 keep the names of servers, clusters and Kubernetes objects within their limits; "
             "rename the stack with: pulumi stack rename <shorter-name>"
         )
     return prefix

@@ -181,7 +181,8 @@ class PreviewMocks(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
         # No id and no computed outputs: both are unknown until a real apply.
-        return None, dict(args.inputs)
+        # Inputs built from an unknown invoke result stay unknown as outputs.
+        return None, {key: value for key, value in args.inputs.items() if value != UNKNOWN}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # Provider functions read the cloud API during a real preview. Mocks

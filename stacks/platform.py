@@ -120,6 +120,11 @@ def _doks(name: str, config: StackConfig) -> Cluster:
 
 def _existing(name: str, config: StackConfig) -> Cluster:
     assert config.kubeconfig is not None  # checked by parse_stack_config
+    if config.admin_cidrs:
+        pulumi.log.warn(
+            "swarm:adminCidrs is not used with swarm:platform kubeconfig: the cluster's own settings "
+            "decide who reaches its API; it applies again when the stack switches to hetzner-k3s or doks"
+        )
     settings = config.kubeconfig
     cluster = ExistingCluster(name, config=settings)
     node_port = settings.client_port() if settings.ssh_service == "NodePort" else None

@@ -71,6 +71,6 @@ class ApplyMocks(mocks.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         self.calls.append(args)
         if args.token == "digitalocean:index/getKubernetesVersions:getKubernetesVersions":
-            prefix = args.args["versionPrefix"]
+            prefix = args.args.get("versionPrefix") or "1.34."
             return {"latestVersion": f"{prefix}5-do.0", "validVersions": [f"{prefix}5-do.0"], "versionPrefix": prefix}, []
         return {}, []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.doks import SYSTEM_POOL_SIZE, _newest_patch
-from stacks.config_loader import StackConfigError
+from components.doks import SYSTEM_POOL_SIZE, creation_version, warn_on_minor_mismatch
 from stacks.plan import SECRET, UNKNOWN, Plan, run_plan
 from tests.engine import LOAD_BALANCER_IPV4, ApplyMocks
 
@@ -42,10 +41,10 @@ def test_prod_registers_doks_tree(prod_preview):
 def test_cluster_region_version_and_vpc(prod_applied, prod_engine):
     cluster = prod_applied.named("swarm-prod-cluster").raw_inputs
     vpc = prod_applied.named("swarm-prod-vpc")
-    (versions_call,) = [call for call in prod_engine.calls if call.token.endswith("getKubernetesVersions")]
+    prefixes = [call.args.get("versionPrefix") for call in prod_engine.calls if call.token.endswith("getKubernetesVersions")]
 
     assert cluster["region"] == "fra1"
-    assert versions_call.args["versionPrefix"] == "1.34."
+    assert "1.34." in prefixes
     assert cluster["version"] == "1.34.5-do.0"
     assert cluster["ha"] is True
     assert vpc.raw_inputs["region"] == "fra1"
@@ -143,15 +142,41 @@ def test_swarms_avoid_system_pool(prod_applied):
     assert terms == [{"matchExpressions": [{"key": "swarm.pool", "operator": "Exists"}]}]
 
 
-def test_missing_version_names_offered_minors():
-    class Result:
-        latest_version = ""
-        valid_versions = ["1.33.4-do.0", "1.34.5-do.0", "1.34.4-do.1"]
+class _Versions:
+    def __init__(self, latest: str, valid: list[str]) -> None:
+        self.latest_version = latest
+        self.valid_versions = valid
 
-    with pytest.raises(StackConfigError) as caught:
-        _newest_patch("1.31", Result())
 
-    message = str(caught.value)
-    assert "swarm:doks.version = 1.31" in message
-    assert "offered minors: 1.33, 1.34" in message
-    assert "pulumi config set --path 'swarm:doks.version' 1.34" in message
+def test_retired_minor_warns_and_keeps_stack(monkeypatch):
+    warnings = []
+    monkeypatch.setattr("pulumi.log.warn", warnings.append)
+
+    version = creation_version(
+        "1.31", _Versions("", []), _Versions("1.35.1-do.0", ["1.33.4-do.0", "1.35.1-do.0", "1.34.5-do.0"])
+    )
+
+    assert version == "1.31"
+    (message,) = warnings
+    assert "swarm:doks.version = 1.31: DOKS offers no version of it now" in message
+    assert "offered minors: 1.33, 1.34, 1.35" in message
+    assert "pulumi config set --path 'swarm:doks.version' 1.35" in message
+
+
+def test_newest_patch_used_at_creation():
+    assert creation_version("1.34", _Versions("1.34.5-do.0", ["1.34.5-do.0"]), _Versions("", [])) == "1.34.5-do.0"
+
+
+@pytest.mark.parametrize(
+    ("running", "warned"),
+    [("1.34.5-do.0", False), ("1.35.1-do.0", True), ("", False)],
+)
+def test_minor_mismatch_warns(monkeypatch, running, warned):
+    warnings = []
+    monkeypatch.setattr("pulumi.log.warn", warnings.append)
+
+    warn_on_minor_mismatch("swarm-prod", "1.34", running)
+
+    assert bool(warnings) is warned
+    if warned:
+        assert "doctl kubernetes cluster upgrade swarm-prod" in warnings[0]

@@ -97,3 +97,14 @@ def test_dev_swarms_run_unchanged_on_existing_cluster(write_stack):
 
     assert plan.named("swarm-test-swarms-agents-statefulset").inputs["spec"]["replicas"] == 3
     assert not [resource for resource in plan.resources if resource.type.startswith("hcloud:")]
+
+
+def test_unused_admin_cidrs_warned(write_stack, monkeypatch):
+    warnings = []
+    monkeypatch.setattr("pulumi.log.warn", lambda message, *args, **kwargs: warnings.append(message))
+    config = local_config()
+    config["swarm:adminCidrs"] = ["203.0.113.7/32"]
+
+    run_plan(str(write_stack(config)))
+
+    assert any("swarm:adminCidrs is not used with swarm:platform kubeconfig" in message for message in warnings)

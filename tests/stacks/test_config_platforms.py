@@ -126,3 +126,74 @@ def test_platform_switch_is_one_key(platform):
 
     assert config.platform == platform
     assert config.swarms == parse_stack_config(stack_values("dev")).swarms
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda v: v["kubeconfig"].update(sshHost=""), "must be an IP address or a host name"),
+        (lambda v: v["kubeconfig"].update(sshHost="127.0.0.1:30022"), "without port or spaces"),
+        (lambda v: v["kubeconfig"].update(sshHost="127.0.0.1\n  ProxyCommand evil"), "without port or spaces"),
+        (lambda v: v["kubeconfig"].update(storageClass="csi.hostpath.sc"), None),
+        (lambda v: v["kubeconfig"].update(sshHost="k3d.example.com"), None),
+    ],
+)
+def test_kubeconfig_addresses_checked(edit, expected):
+    values = stack_values("local")
+    edit(values)
+
+    if expected is None:
+        assert parse_stack_config(values).kubeconfig is not None
+    else:
+        message = error_for(values)
+        assert expected in message
+        assert "ProxyCommand evil\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expected"),
+    [("10.0.0.0/8", "/16 to /24"), ("10.20.0.0/28", "/16 to /24"), ("10.20.0.0/20", None)],
+)
+def test_vpc_size_checked(cidr, expected):
+    values = stack_values("prod")
+    values["doks"]["vpcCidr"] = cidr
+
+    if expected is None:
+        assert parse_stack_config(values).doks.vpc_cidr == cidr
+    else:
+        assert expected in error_for(values)
+
+
+def test_unquoted_version_explained():
+    values = stack_values("prod")
+    values["doks"]["version"] = 1.30
+
+    message = error_for(values)
+
+    assert "unquoted in the stack file" in message
+    assert 'quote it, as in version: "1.34"' in message
+
+
+@pytest.mark.parametrize(("value", "suggested"), [("DOKS", "doks"), ("Kubeconfig", "kubeconfig")])
+def test_platform_fix_suggests_nearest(value, suggested):
+    values = stack_values("prod")
+    values["platform"] = value
+
+    assert f"pulumi config set swarm:platform {suggested}" in error_for(values)
+
+
+def test_admin_cidrs_scalar_fix_sets_list():
+    values = stack_values("prod")
+    values["adminCidrs"] = "203.0.113.7/32"
+
+    assert """pulumi config set swarm:adminCidrs '["203.0.113.7/32"]'""" in error_for(values)
+
+
+def test_doks_missing_admin_cidrs_mentions_api_only():
+    values = stack_values("prod")
+    del values["adminCidrs"]
+
+    message = error_for(values)
+
+    assert "may reach the Kubernetes API are required when swarm:platform is doks" in message
+    assert "node SSH" not in message
