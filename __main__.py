@@ -4,7 +4,9 @@ import pulumi
 
 from components.ssh_entry import SshEntry, render_ssh_config
 from components.swarm_workloads import SwarmWorkloads
+from stacks.catalog import load_catalog
 from stacks.config_loader import parse_stack_config, read_pulumi_config, resource_prefix
+from stacks.cost_estimate import estimate_output
 from stacks.platform import build_cluster
 
 values, secret_keys = read_pulumi_config()
@@ -37,3 +39,8 @@ pulumi.export(
 )
 pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key.strip()}\n"))
 pulumi.export("swarm_namespaces", workloads.namespaces)
+
+estimated_cost = estimate_output(name, config, load_catalog())
+if "unknown" in estimated_cost:
+    pulumi.log.warn(f"no monthly cost estimate: {estimated_cost['unknown']}")
+pulumi.export("estimatedMonthlyCost", estimated_cost)

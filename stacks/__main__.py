@@ -1,107 +1,74 @@
-"""Command line of the cross-stack tools: `python -m stacks plan dev`."""
+"""Command line of the cross-stack tools: `python -m stacks plan dev`, `python -m stacks cost dev prod`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import Any, Optional
+from decimal import Decimal, InvalidOperation
+from typing import Optional
 
 from stacks.config_loader import StackConfigError
 
-# Inputs worth a line in the text tree, by resource type. Other inputs are in
-# the JSON output.
-_KEY_INPUTS = {
-    "hcloud:index/network:Network": ["ipRange"],
-    "hcloud:index/networkSubnet:NetworkSubnet": ["networkZone", "ipRange"],
-    "hcloud:index/firewall:Firewall": ["rules"],
-    "hcloud:index/server:Server": ["serverType", "location", "image", "networks", "userData"],
-    "hcloud:index/primaryIp:PrimaryIp": ["type", "location"],
-    "hcloud:index/loadBalancer:LoadBalancer": ["loadBalancerType", "location"],
-    "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork": ["ip"],
-    "hcloud:index/loadBalancerTarget:LoadBalancerTarget": ["type", "labelSelector", "usePrivateIp"],
-    "hcloud:index/loadBalancerService:LoadBalancerService": ["protocol", "listenPort", "destinationPort"],
-    "command:remote:Command": ["connection"],
-    "pulumi:providers:kubernetes": ["kubeconfig", "context"],
-    "kubernetes:helm.sh/v3:Release": ["chart", "version", "namespace"],
-    "kubernetes:core/v1:Secret": ["metadata", "stringData"],
-    "kubernetes:storage.k8s.io/v1:StorageClass": ["provisioner", "reclaimPolicy"],
-    "kubernetes:apps/v1:StatefulSet": ["metadata", "spec.replicas"],
-    "kubernetes:apps/v1:Deployment": ["metadata", "spec.replicas"],
-    "digitalocean:index/vpc:Vpc": ["region", "ipRange"],
-    "digitalocean:index/kubernetesCluster:KubernetesCluster": ["region", "version", "ha", "nodePool", "controlPlaneFirewall"],
-    "digitalocean:index/kubernetesNodePool:KubernetesNodePool": ["size", "nodeCount", "autoScale", "minNodes", "maxNodes"],
-    "digitalocean:index/loadBalancer:LoadBalancer": ["region", "dropletTag", "forwardingRules"],
-    "digitalocean:index/firewall:Firewall": ["tags", "inboundRules"],
-}
+
+def _rate(text: str) -> Decimal:
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"invalid rate {text!r}: give USD per EUR as a number such as 1.16") from None
+    if rate <= 0:
+        raise argparse.ArgumentTypeError(f"invalid rate {text}: it must be greater than zero")
+    return rate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="list the resources a stack would create, offline, with no credentials")
+    plan.add_argument("stack", help="stack name (Pulumi.<stack>.yaml at the project root) or a stack file path")
+    plan.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+
+    cost = commands.add_parser("cost", help="monthly cost of stacks, side by side, from the price catalog")
+    cost.add_argument("stacks", nargs="*", help="stack names or stack file paths, priced from their offline plans")
+    cost.add_argument(
+        "--on", metavar="PLATFORMS", help="also price each stack's swarms on these platforms, comma-separated: hetzner-k3s,doks"
+    )
+    cost.add_argument("--from-preview", metavar="FILE", action="append", default=[], help="price the output of `pulumi preview --json`")
+    cost.add_argument("--from-state", metavar="FILE", action="append", default=[], help="price the output of `pulumi stack export`")
+    cost.add_argument("--format", choices=["text", "json", "markdown"], default="text", help="output format")
+    cost.add_argument("--usd-per-eur", type=_rate, metavar="RATE", help="exchange rate in USD per EUR; default: the catalog's dated rate")
+
+    prices = commands.add_parser("prices", help="the price catalog")
+    prices_commands = prices.add_subparsers(dest="prices_command", required=True)
+    refresh = prices_commands.add_parser(
+        "refresh", help="rewrite the catalog from the Hetzner and DigitalOcean APIs, with HCLOUD_TOKEN and DIGITALOCEAN_TOKEN"
+    )
+    refresh.add_argument("--hetzner-api", default="https://api.hetzner.cloud/v1", help="Hetzner Cloud API base URL")
+    refresh.add_argument("--digitalocean-api", default="https://api.digitalocean.com/v2", help="DigitalOcean API base URL")
+    refresh.add_argument("--catalog", help="catalog file to rewrite; default: stacks/price_catalog.yaml")
+    return parser
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    plan_parser = commands.add_parser(
-        "plan", help="list the resources a stack would create, offline, with no credentials"
-    )
-    plan_parser.add_argument("stack", help="stack name (Pulumi.<stack>.yaml at the project root) or a stack file path")
-    plan_parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
-    arguments = parser.parse_args(argv)
-
-    # Imported here so that `--help` runs without loading the Pulumi SDK.
-    from stacks.plan import run_plan
-
+    arguments = build_parser().parse_args(argv)
     try:
-        plan = run_plan(arguments.stack)
+        # Imported here so that `--help` runs without loading the Pulumi SDK.
+        if arguments.command == "plan":
+            from stacks.plan_command import run_plan_command
+
+            return run_plan_command(arguments)
+        if arguments.command == "cost":
+            from stacks.cost_command import run_cost_command
+
+            return run_cost_command(arguments)
+        from stacks.prices_refresh import run_refresh_command
+
+        return run_refresh_command(arguments)
     except StackConfigError as error:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return 2
-
-    if arguments.format == "json":
-        print(json.dumps(plan.as_json(), indent=2, sort_keys=True))
-    else:
-        print(render_tree(plan))
-    return 0
-
-
-def render_tree(plan) -> str:
-    """Render the plan as an indented tree of `type name` lines with their key inputs."""
-    children: dict[Optional[str], list] = {}
-    for resource in plan.resources:
-        children.setdefault(resource.parent, []).append(resource)
-
-    lines = [f"stack {plan.stack}: {len(plan.resources)} resources"]
-
-    def visit(parent: Optional[str], depth: int) -> None:
-        for resource in children.get(parent, []):
-            indent = "  " * depth
-            lines.append(f"{indent}+ {resource.type}  {resource.name}")
-            for key in _KEY_INPUTS.get(resource.type, []):
-                value = _lookup(resource.inputs, key)
-                if value is not None:
-                    lines.append(f"{indent}    {key}: {_short(value)}")
-            visit(resource.urn, depth + 1)
-
-    visit(None, 1)
-    if plan.outputs:
-        lines.append("outputs:")
-        lines += [f"  {key}: {_short(value)}" for key, value in plan.outputs.items()]
-    return "\n".join(lines)
-
-
-def _lookup(inputs: dict[str, Any], dotted: str) -> Any:
-    value: Any = inputs
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

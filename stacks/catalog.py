@@ -1,0 +1,111 @@
+"""The price catalog: every price the cost report uses, with its source and the date it was read.
+
+The catalog is data, in `stacks/price_catalog.yaml`, so that `python -m stacks
+prices refresh` can rewrite it from the providers' APIs. A price is looked up
+by provider, SKU and location; a SKU missing from the catalog is an error that
+names it and the catalog's date, never a silent zero.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+CATALOG_PATH = Path(__file__).resolve().parent / "price_catalog.yaml"
+
+Provider = Literal["hetzner", "digitalocean"]
+Currency = Literal["EUR", "USD"]
+
+# DigitalOcean bills a Droplet by the hour up to this many hours a month,
+# which makes its monthly price the cap (DigitalOcean pricing docs).
+DIGITALOCEAN_MAX_BILLED_HOURS = 672
+HOURS_PER_MONTH = Decimal("730")
+
+
+class UnknownPriceError(LookupError):
+    """A SKU that the catalog has no price for."""
+
+
+class Price(BaseModel):
+    """One price: what is billed, where, per which unit, and where the number comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Provider
+    sku: str = Field(description="the provider's name for what is billed, such as cx23 or lb11")
+    kind: Literal["server", "droplet", "load-balancer", "volume", "ipv4", "control-plane"]
+    # Locations this price applies to; "*" for every location of the provider.
+    locations: list[str] = Field(default_factory=lambda: ["*"])
+    unit: Literal["month", "gb-month"]
+    monthly: Decimal = Field(description="price per unit and month, the cap of the hourly price")
+    hourly: Optional[Decimal] = None
+    currency: Currency
+    # Hardware of servers and Droplets, for choosing nodes.
+    vcpus: Optional[int] = None
+    memory_gb: Optional[Decimal] = None
+    # Limits that come with the SKU, such as a load balancer's targets.
+    limits: dict[str, int] = Field(default_factory=dict)
+    read_on: datetime.date
+    source: str
+    # What the number applies to when the source qualifies it, such as a period.
+    note: Optional[str] = None
+
+
+class ExchangeRate(BaseModel):
+    """USD per EUR on a given day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usd_per_eur: Decimal
+    date: datetime.date
+    source: str
+
+
+class Catalog(BaseModel):
+    """All prices, with the day the catalog was last refreshed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    updated_on: datetime.date
+    exchange_rate: ExchangeRate
+    # Rules of each provider that are not a price of their own.
+    minimum_volume_gb: dict[Provider, int]
+    prices: list[Price]
+
+    def price(self, provider: str, sku: str, location: str = "*") -> Price:
+        """Find the price of a SKU in a location, raising UnknownPriceError when there is none."""
+        candidates = [price for price in self.prices if price.provider == provider and price.sku == sku]
+        for price in candidates:
+            if location in price.locations:
+                return price
+        for price in candidates:
+            if "*" in price.locations:
+                return price
+        where = f" in {location}" if location != "*" else ""
+        known = sorted({price.sku for price in self.prices if price.provider == provider})
+        raise UnknownPriceError(
+            f"no {provider} price for {sku}{where} in the price catalog of {self.updated_on} "
+            f"({CATALOG_PATH.name}); known SKUs: {', '.join(known)}; "
+            "run `python -m stacks prices refresh` or add the price with its source"
+        )
+
+    def of_kind(self, provider: str, kind: str, location: str = "*") -> list[Price]:
+        """List the SKUs of one kind that have a price in a location."""
+        skus = sorted({price.sku for price in self.prices if price.provider == provider and price.kind == kind})
+        found = []
+        for sku in skus:
+            try:
+                found.append(self.price(provider, sku, location))
+            except UnknownPriceError:
+                continue
+        return found
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    """Read and validate the price catalog."""
+    return Catalog.model_validate(yaml.safe_load(path.read_text()))

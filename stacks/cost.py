@@ -1,0 +1,230 @@
+"""Monthly cost of a stack, line by line, from the resources it plans.
+
+The input is a list of resources with their type, name and inputs: the
+offline plan, the steps of `pulumi preview --json`, or the resources of
+`pulumi stack export`. Every billable resource becomes a line with a low and a
+high monthly amount; they differ only for autoscaling node pools, whose range
+runs from `min` to `max` nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable, Optional, Protocol
+
+from stacks.catalog import Catalog, Price
+from stacks.config_checks import parse_quantity
+
+CATEGORIES = ("compute", "control plane", "network", "storage")
+CENT = Decimal("0.01")
+
+_HETZNER_SERVER = "hcloud:index/server:Server"
+_HETZNER_LOAD_BALANCER = "hcloud:index/loadBalancer:LoadBalancer"
+_HETZNER_PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
+_DOKS_CLUSTER = "digitalocean:index/kubernetesCluster:KubernetesCluster"
+_DOKS_NODE_POOL = "digitalocean:index/kubernetesNodePool:KubernetesNodePool"
+_DO_LOAD_BALANCER = "digitalocean:index/loadBalancer:LoadBalancer"
+_STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+
+
+class Resource(Protocol):
+    """The part of a planned resource that pricing reads."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One billable item and its monthly amount, as a range for autoscaling pools."""
+
+    category: str
+    resource: str
+    description: str
+    sku: str
+    quantity_low: Decimal
+    quantity_high: Decimal
+    unit: str
+    unit_price: Decimal
+    currency: str
+
+    @property
+    def monthly_low(self) -> Decimal:
+        return self.quantity_low * self.unit_price
+
+    @property
+    def monthly_high(self) -> Decimal:
+        return self.quantity_high * self.unit_price
+
+
+@dataclass
+class StackCost:
+    """The cost lines of one stack and the totals derived from them."""
+
+    stack: str
+    platform: str
+    lines: list[CostLine]
+    containers: int
+    usd_per_eur: Decimal
+    notes: list[str] = field(default_factory=list)
+
+    def total(self, currency: str, category: Optional[str] = None) -> tuple[Decimal, Decimal]:
+        """Sum the lines, converted to `currency`, as (low, high), rounded to the cent."""
+        low = high = Decimal(0)
+        for line in self.lines:
+            if category is not None and line.category != category:
+                continue
+            rate = self._rate(line.currency, currency)
+            low += line.monthly_low * rate
+            high += line.monthly_high * rate
+        return _cents(low), _cents(high)
+
+    def per_container(self, currency: str) -> Optional[tuple[Decimal, Decimal]]:
+        if self.containers == 0:
+            return None
+        low, high = self.total(currency)
+        return _cents(low / self.containers), _cents(high / self.containers)
+
+    def _rate(self, source: str, target: str) -> Decimal:
+        if source == target:
+            return Decimal(1)
+        if (source, target) == ("EUR", "USD"):
+            return self.usd_per_eur
+        return Decimal(1) / self.usd_per_eur
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def price_resources(
+    stack: str, resources: Iterable[Resource], catalog: Catalog, usd_per_eur: Optional[Decimal] = None
+) -> StackCost:
+    """Price every billable resource of a stack."""
+    resources = list(resources)
+    types = {resource.type for resource in resources}
+    if _HETZNER_SERVER in types:
+        platform = "hetzner-k3s"
+    elif _DOKS_CLUSTER in types:
+        platform = "doks"
+    else:
+        platform = "kubeconfig"
+
+    cost = StackCost(
+        stack=stack,
+        platform=platform,
+        lines=[],
+        containers=0,
+        usd_per_eur=usd_per_eur if usd_per_eur is not None else catalog.exchange_rate.usd_per_eur,
+    )
+    if platform == "hetzner-k3s":
+        _price_hetzner(resources, catalog, cost)
+    elif platform == "doks":
+        _price_doks(resources, catalog, cost)
+    else:
+        cost.notes.append("an existing cluster: its nodes and volumes are billed to its owner and not priced here")
+    _price_workspaces(resources, catalog, cost)
+    return cost
+
+
+def _line(category: str, resource: str, description: str, price: Price, low: Decimal, high: Optional[Decimal] = None) -> CostLine:
+    return CostLine(
+        category=category,
+        resource=resource,
+        description=description,
+        sku=price.sku,
+        quantity_low=low,
+        quantity_high=low if high is None else high,
+        unit=price.unit,
+        unit_price=price.monthly,
+        currency=price.currency,
+    )
+
+
+def _price_hetzner(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
+    for resource in resources:
+        inputs = resource.inputs
+        if resource.type == _HETZNER_SERVER:
+            location = inputs.get("location", "*")
+            price = catalog.price("hetzner", inputs["serverType"], location)
+            role = (inputs.get("labels") or {}).get("swarm-role", "server")
+            category = "control plane" if role == "server" else "compute"
+            cost.lines.append(_line(category, resource.name, f"server {price.sku} in {location}", price, Decimal(1)))
+            # A server whose IPv4 is not a Primary IP of the stack gets one
+            # that Hetzner creates, and bills, with the server.
+            public_net = (inputs.get("publicNets") or [{}])[0]
+            if public_net.get("ipv4Enabled", True) and "ipv4" not in public_net:
+                ipv4 = catalog.price("hetzner", "primary-ipv4", location)
+                cost.lines.append(_line("network", resource.name, f"primary IPv4 of {resource.name}", ipv4, Decimal(1)))
+        elif resource.type == _HETZNER_PRIMARY_IP and inputs.get("type") == "ipv4":
+            price = catalog.price("hetzner", "primary-ipv4", inputs.get("location", "*"))
+            cost.lines.append(_line("network", resource.name, "primary IPv4", price, Decimal(1)))
+        elif resource.type == _HETZNER_LOAD_BALANCER:
+            location = inputs.get("location", "*")
+            price = catalog.price("hetzner", inputs["loadBalancerType"], location)
+            cost.lines.append(_line("network", resource.name, f"load balancer {price.sku}", price, Decimal(1)))
+
+
+def _price_doks(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
+    for resource in resources:
+        inputs = resource.inputs
+        if resource.type == _DOKS_CLUSTER:
+            if inputs.get("ha"):
+                price = catalog.price("digitalocean", "doks-ha-control-plane")
+                cost.lines.append(_line("control plane", resource.name, "HA control plane", price, Decimal(1)))
+            pool = inputs.get("nodePool") or {}
+            price = catalog.price("digitalocean", pool["size"])
+            count = Decimal(pool.get("nodeCount") or 1)
+            cost.lines.append(_line("compute", resource.name, f"system pool, {price.sku}", price, count))
+        elif resource.type == _DOKS_NODE_POOL:
+            price = catalog.price("digitalocean", inputs["size"])
+            if inputs.get("autoScale"):
+                low, high = Decimal(inputs["minNodes"]), Decimal(inputs["maxNodes"])
+                description = f"node pool, {price.sku}, autoscaling {low}-{high}"
+            else:
+                low = high = Decimal(inputs.get("nodeCount") or 0)
+                description = f"node pool, {price.sku}"
+            cost.lines.append(_line("compute", resource.name, description, price, low, high))
+        elif resource.type == _DO_LOAD_BALANCER:
+            price = catalog.price("digitalocean", "load-balancer")
+            units = Decimal(inputs.get("sizeUnit") or 1)
+            cost.lines.append(_line("network", resource.name, "load balancer", price, units))
+
+
+def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
+    provider = {"hetzner-k3s": "hetzner", "doks": "digitalocean"}.get(cost.platform)
+    location = "*"
+    for resource in resources:
+        if resource.type == _HETZNER_SERVER:
+            location = resource.inputs.get("location", "*")
+            break
+
+    for resource in resources:
+        if resource.type != _STATEFULSET:
+            continue
+        spec = resource.inputs.get("spec") or {}
+        replicas = int(spec.get("replicas") or 0)
+        cost.containers += replicas
+        if provider is None:
+            continue
+        price = catalog.price(provider, "volume", location)
+        for claim in spec.get("volumeClaimTemplates") or []:
+            request = claim["spec"]["resources"]["requests"]["storage"]
+            size = volume_size_gb(request, catalog.minimum_volume_gb[provider])
+            name = (resource.inputs.get("metadata") or {}).get("name", resource.name)
+            description = f"{replicas} x {size} GB volume ({request} requested) of swarm {name}"
+            cost.lines.append(_line("storage", resource.name, description, price, Decimal(replicas * size)))
+
+
+def volume_size_gb(request: str, minimum_gb: int) -> int:
+    """Return the billed size of a volume for a storage request: whole GiB, at least the provider's minimum.
+
+    NOTE: Hetzner and DigitalOcean both bill whole units that their docs call
+    GB, and both CSI drivers round a request up to whole GiB; this treats the
+    two as the same unit.
+    """
+    gib = math.ceil(parse_quantity(request) / 2**30)
+    return max(gib, minimum_gb)

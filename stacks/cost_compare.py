@@ -1,0 +1,85 @@
+"""Price a stack's swarms on another platform, with a plain node choice for that platform.
+
+For `python -m stacks cost dev --on hetzner-k3s,doks`: the swarms stay as
+they are, and each platform gets the cheapest layout of one node type from
+its catalog that holds the swarms' CPU and memory requests. The choice is a
+first answer to "Hetzner + K3s or DOKS?", not an optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from stacks.catalog import Catalog, Price
+from stacks.config import StackConfig
+from stacks.config_checks import parse_quantity
+
+# What each node keeps for the kubelet, the container runtime and the
+# cluster's own pods. An estimate, the same on both platforms.
+NODE_RESERVED_CPU = Decimal("0.5")
+NODE_RESERVED_MEMORY_GB = Decimal("1")
+
+# Node families considered: Hetzner's shared x86 CX line, DigitalOcean's
+# basic Droplets. Both are the lowest-priced general nodes of their provider.
+_CANDIDATE_PREFIXES = {"hetzner": ("cx",), "digitalocean": ("s-",)}
+
+DEFAULT_LOCATION = {"hetzner-k3s": "fsn1", "doks": "fra1"}
+
+
+def _requests(config: StackConfig) -> tuple[Decimal, Decimal]:
+    cpu = Decimal(0)
+    memory_gb = Decimal(0)
+    for swarm in config.swarms:
+        cpu += Decimal(str(parse_quantity(swarm.cpu))) * swarm.replicas
+        memory_gb += Decimal(str(parse_quantity(swarm.memory))) / Decimal(2**30) * swarm.replicas
+    return cpu, memory_gb
+
+
+def choose_nodes(catalog: Catalog, provider: str, location: str, cpu: Decimal, memory_gb: Decimal) -> tuple[Price, int]:
+    """Pick the node type and count that hold the requests at the lowest monthly price."""
+    best: tuple[Decimal, int, Price] | None = None
+    for price in catalog.of_kind(provider, "server" if provider == "hetzner" else "droplet", location):
+        if not price.sku.startswith(_CANDIDATE_PREFIXES[provider]) or not price.vcpus or not price.memory_gb:
+            continue
+        usable_cpu = Decimal(price.vcpus) - NODE_RESERVED_CPU
+        usable_memory = price.memory_gb - NODE_RESERVED_MEMORY_GB
+        if usable_cpu <= 0 or usable_memory <= 0:
+            continue
+        nodes = max(1, math.ceil(cpu / usable_cpu), math.ceil(memory_gb / usable_memory))
+        total = price.monthly * nodes
+        # Cheapest first; on a tie, fewer nodes.
+        if best is None or (total, nodes) < (best[0], best[1]):
+            best = (total, nodes, price)
+    if best is None:
+        raise LookupError(f"the price catalog has no {provider} node types with CPU and memory figures")
+    return best[2], best[1]
+
+
+def stack_values_on(platform: str, config: StackConfig, values: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """Return the `swarm:` values of the same swarms on `platform`, with a node choice for it."""
+    cpu, memory_gb = _requests(config)
+    target = {key: value for key, value in values.items() if key in ("swarms", "adminCidrs")}
+    target["platform"] = platform
+    target.setdefault("adminCidrs", ["203.0.113.7/32"])
+
+    if platform == "hetzner-k3s":
+        location = config.hetzner.location if config.hetzner else DEFAULT_LOCATION[platform]
+        node, count = choose_nodes(catalog, "hetzner", location, cpu, memory_gb)
+        target["hetzner"] = {
+            "location": location,
+            "controlPlane": {"serverType": "cx23", "count": 1},
+            "workers": [{"name": "general", "serverType": node.sku, "count": count}],
+            "loadBalancerType": "lb11",
+        }
+    elif platform == "doks":
+        region = config.doks.region if config.doks else DEFAULT_LOCATION[platform]
+        node, count = choose_nodes(catalog, "digitalocean", region, cpu, memory_gb)
+        target["doks"] = {
+            "region": region,
+            "nodePools": [{"name": "general", "size": node.sku, "count": count}],
+        }
+    else:
+        raise ValueError(f"no node choice for platform {platform}; use hetzner-k3s or doks")
+    return target

@@ -1,0 +1,187 @@
+"""`python -m stacks prices refresh`: rewrite the price catalog from the providers' APIs.
+
+Hetzner prices come from `GET /pricing`, `GET /server_types` and `GET
+/load_balancer_types`; DigitalOcean Droplet prices from `GET /sizes`. Prices
+that no API serves (DigitalOcean's load balancer, HA control plane and
+volumes) stay as the catalog has them, with their own source and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+
+from stacks.catalog import CATALOG_PATH, Catalog, Price, load_catalog
+from stacks.config_loader import StackConfigError
+
+_TIMEOUT_SECONDS = 30
+
+
+def _number(text: Any) -> Decimal:
+    """Turn an API amount such as "3.7900000000" or 24.0 into a Decimal without trailing zeros."""
+    value = Decimal(str(text))
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+def _get(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise StackConfigError(f"price refresh failed: GET {url} returned HTTP {error.code}; check the API token") from None
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise StackConfigError(f"price refresh failed: GET {url}: {getattr(error, 'reason', error)}") from None
+
+
+def _hetzner_pages(base: str, path: str, key: str, token: str) -> Iterator[dict]:
+    page: Optional[int] = 1
+    while page is not None:
+        document = _get(f"{base}/{path}?page={page}&per_page=50", token)
+        yield from document[key]
+        page = (document.get("meta") or {}).get("pagination", {}).get("next_page")
+
+
+def _grouped_by_price(prices: list[dict]) -> list[tuple[list[str], Decimal, Optional[Decimal]]]:
+    """Group a Hetzner per-location price list into locations that share one price."""
+    groups: dict[tuple[Decimal, Optional[Decimal]], list[str]] = {}
+    for entry in prices:
+        monthly = _number(entry["price_monthly"]["net"])
+        hourly = _number(entry["price_hourly"]["net"]) if entry.get("price_hourly") else None
+        groups.setdefault((monthly, hourly), []).append(entry["location"])
+    return [(sorted(locations), monthly, hourly) for (monthly, hourly), locations in groups.items()]
+
+
+def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
+    """Read server, load balancer, volume and primary IPv4 prices from the Hetzner Cloud API."""
+    prices: list[Price] = []
+    server_source = f"{base}/server_types"
+    for server_type in _hetzner_pages(base, "server_types", "server_types", token):
+        for locations, monthly, hourly in _grouped_by_price(server_type["prices"]):
+            prices.append(
+                Price(
+                    provider="hetzner", sku=server_type["name"], kind="server", locations=locations, unit="month",
+                    monthly=monthly, hourly=hourly, currency="EUR", vcpus=server_type["cores"],
+                    memory_gb=_number(server_type["memory"]), read_on=today, source=server_source,
+                )
+            )
+
+    balancer_source = f"{base}/load_balancer_types"
+    for balancer in _hetzner_pages(base, "load_balancer_types", "load_balancer_types", token):
+        limits = {"services": balancer["max_services"], "targets": balancer["max_targets"]}
+        for locations, monthly, hourly in _grouped_by_price(balancer["prices"]):
+            prices.append(
+                Price(
+                    provider="hetzner", sku=balancer["name"], kind="load-balancer", locations=locations, unit="month",
+                    monthly=monthly, hourly=hourly, currency="EUR", limits=limits, read_on=today, source=balancer_source,
+                )
+            )
+
+    pricing = _get(f"{base}/pricing", token)["pricing"]
+    pricing_source = f"{base}/pricing"
+    prices.append(
+        Price(
+            provider="hetzner", sku="volume", kind="volume", unit="gb-month",
+            monthly=_number(pricing["volume"]["price_per_gb_month"]["net"]), currency="EUR",
+            read_on=today, source=pricing_source,
+        )
+    )
+    for primary_ip in pricing.get("primary_ips", []):
+        if primary_ip["type"] != "ipv4":
+            continue
+        for locations, monthly, hourly in _grouped_by_price(primary_ip["prices"]):
+            prices.append(
+                Price(
+                    provider="hetzner", sku="primary-ipv4", kind="ipv4", locations=locations, unit="month",
+                    monthly=monthly, hourly=hourly, currency="EUR", read_on=today, source=pricing_source,
+                )
+            )
+    return prices
+
+
+def digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Price]:
+    """Read Droplet prices from the DigitalOcean API; the monthly price is the cap of the hourly one."""
+    prices: list[Price] = []
+    url: Optional[str] = f"{base}/sizes?per_page=200"
+    while url:
+        document = _get(url, token)
+        for size in document["sizes"]:
+            if not size.get("available", True):
+                continue
+            prices.append(
+                Price(
+                    provider="digitalocean", sku=size["slug"], kind="droplet", unit="month",
+                    monthly=_number(size["price_monthly"]), hourly=_number(size["price_hourly"]), currency="USD",
+                    vcpus=size["vcpus"], memory_gb=_number(Decimal(size["memory"]) / 1024),
+                    read_on=today, source=f"{base}/sizes",
+                )
+            )
+        url = ((document.get("links") or {}).get("pages") or {}).get("next")
+    return prices
+
+
+def refresh_catalog(
+    catalog: Catalog,
+    today: datetime.date,
+    hetzner: Optional[tuple[str, str]] = None,
+    digitalocean: Optional[tuple[str, str]] = None,
+) -> tuple[Catalog, list[str]]:
+    """Replace the prices of each provider given as (base URL, token), keeping the prices no API serves."""
+    prices = list(catalog.prices)
+    refreshed = []
+    if hetzner is not None:
+        fresh = hetzner_prices(hetzner[0], hetzner[1], today)
+        prices = [price for price in prices if price.provider != "hetzner"] + fresh
+        refreshed.append(f"hetzner: {len(fresh)} prices")
+    if digitalocean is not None:
+        fresh = digitalocean_prices(digitalocean[0], digitalocean[1], today)
+        prices = [price for price in prices if not (price.provider == "digitalocean" and price.kind == "droplet")] + fresh
+        refreshed.append(f"digitalocean: {len(fresh)} Droplet prices")
+    prices.sort(key=lambda price: (price.provider, price.kind, price.sku, price.locations))
+    return catalog.model_copy(update={"prices": prices, "updated_on": today}), refreshed
+
+
+def write_catalog(catalog: Catalog, path: Path) -> None:
+    document = catalog.model_dump(mode="json", exclude_defaults=False)
+    for price in document["prices"]:
+        for key in [key for key, value in price.items() if value in (None, {}, [])]:
+            del price[key]
+    header = (
+        "# Price catalog of the cost report: every price with its source and the date it was read.\n"
+        "# Rewritten by `python -m stacks prices refresh`; prices that no API serves are kept as they are.\n"
+    )
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False, width=120))
+
+
+def run_refresh_command(arguments: argparse.Namespace) -> int:
+    path = Path(arguments.catalog) if arguments.catalog else CATALOG_PATH
+    hetzner_token = os.environ.get("HCLOUD_TOKEN")
+    digitalocean_token = os.environ.get("DIGITALOCEAN_TOKEN") or os.environ.get("DIGITALOCEAN_ACCESS_TOKEN")
+    if not hetzner_token and not digitalocean_token:
+        raise StackConfigError(
+            "no API token: set HCLOUD_TOKEN (a read-only Hetzner Cloud token is enough) and/or "
+            "DIGITALOCEAN_TOKEN to refresh that provider's prices"
+        )
+
+    catalog, refreshed = refresh_catalog(
+        load_catalog(path),
+        datetime.date.today(),
+        hetzner=(arguments.hetzner_api.rstrip("/"), hetzner_token) if hetzner_token else None,
+        digitalocean=(arguments.digitalocean_api.rstrip("/"), digitalocean_token) if digitalocean_token else None,
+    )
+    write_catalog(catalog, path)
+    print(f"refreshed {path}: {'; '.join(refreshed)}")
+    if not hetzner_token:
+        print("skipped hetzner: HCLOUD_TOKEN is not set")
+    if not digitalocean_token:
+        print("skipped digitalocean: DIGITALOCEAN_TOKEN is not set")
+    return 0
