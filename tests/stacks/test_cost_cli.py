@@ -1,0 +1,142 @@
+"""The cost command: `python -m stacks cost`, its formats, comparisons and real previews or states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.stacks.test_plan_cli import run_cli
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def test_dev_and_prod_side_by_side():
+    result = run_cli("cost", "dev", "prod")
+
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout[result.stdout.index("monthly cost"):]
+    assert "dev" in summary and "prod" in summary
+    assert "€34.89" in summary
+    assert "$38.85" in summary
+    assert "€192.22 - €364.68" in summary
+    assert "$214.00 - $406.00" in summary
+    assert "1.1133 USD per EUR" in result.stdout
+
+
+def test_cost_lists_lines():
+    result = run_cli("cost", "dev")
+
+    assert "server cx23 in fsn1" in result.stdout
+    assert "load balancer lb11" in result.stdout
+    assert "€0.0572" in result.stdout
+
+
+def test_cost_json_format():
+    result = run_cli("cost", "dev", "prod", "--format", "json")
+    document = json.loads(result.stdout)
+
+    assert result.returncode == 0
+    dev, prod = document["stacks"]
+    assert dev["total"]["EUR"] == {"low": "34.89", "high": "34.89"}
+    assert prod["total"]["USD"] == {"low": "214.00", "high": "406.00"}
+    assert prod["subtotals_eur"]["control plane"] == {"low": "35.93", "high": "35.93"}
+    assert dev["per_container_eur"] == {"low": "11.63", "high": "11.63"}
+    assert document["catalog"]["usd_per_eur"] == "1.1133"
+
+
+def test_cost_markdown_format():
+    result = run_cli("cost", "dev", "prod", "--format", "markdown")
+
+    assert result.returncode == 0
+    assert "| | dev | prod |" in result.stdout
+    assert "| total per month (EUR) | €34.89 | €192.22 - €364.68 |" in result.stdout
+    assert "<details><summary>dev: 8 billed items</summary>" in result.stdout
+
+
+def test_exchange_rate_override():
+    result = run_cli("cost", "dev", "--usd-per-eur", "1.20", "--format", "json")
+    document = json.loads(result.stdout)
+
+    assert document["stacks"][0]["total"]["USD"] == {"low": "41.87", "high": "41.87"}
+    assert document["catalog"]["usd_per_eur"] == "1.20"
+
+
+def test_bad_exchange_rate_rejected():
+    result = run_cli("cost", "dev", "--usd-per-eur", "abc")
+
+    assert result.returncode == 2
+    assert "invalid rate 'abc'" in result.stderr
+
+
+def test_compare_platforms_for_own_swarms():
+    result = run_cli("cost", "dev", "--on", "hetzner-k3s,doks", "--format", "json")
+    document = json.loads(result.stdout)
+
+    assert result.returncode == 0, result.stderr
+    names = [stack["stack"] for stack in document["stacks"]]
+    assert names == ["dev", "dev on hetzner-k3s", "dev on doks"]
+    on_doks = document["stacks"][2]
+    assert on_doks["platform"] == "doks"
+    assert on_doks["containers"] == 3
+    # Three containers of 1 CPU and 2 GiB fit one s-4vcpu-8gb node
+    # (3.5 usable CPUs, 7 usable GiB) at 48 USD, the cheapest basic layout.
+    assert "1 x s-4vcpu-8gb nodes" in " ".join(on_doks["notes"])
+
+
+def test_compare_rejects_unknown_platform():
+    result = run_cli("cost", "dev", "--on", "eks")
+
+    assert result.returncode == 2
+    assert "invalid --on value eks" in result.stderr
+
+
+def test_cost_from_preview():
+    result = run_cli("cost", "--from-preview", str(FIXTURES / "preview-dev.json"), "--format", "json")
+    (stack,) = json.loads(result.stdout)["stacks"]
+
+    assert result.returncode == 0, result.stderr
+    # IPv4 0.50 + cx23 5.49 + cx33 8.49 + its IPv4 0.50 + lb11 7.49
+    # + 4 x 20 GB x 0.0572; the deleted cx43 is not priced.
+    assert stack["stack"] == "dev (preview)"
+    assert stack["total"]["EUR"] == {"low": "27.05", "high": "27.05"}
+    assert "cx43" not in json.dumps(stack)
+
+
+def test_cost_from_state():
+    result = run_cli("cost", "--from-state", str(FIXTURES / "state-prod.json"), "--format", "json")
+    (stack,) = json.loads(result.stdout)["stacks"]
+
+    assert result.returncode == 0, result.stderr
+    # system pool 24 + 2 x 48 + LB 12 + 2 x 10 GiB x 0.10.
+    assert stack["total"]["USD"] == {"low": "134.00", "high": "134.00"}
+    assert stack["platform"] == "doks"
+
+
+def test_cost_from_bad_file(tmp_path):
+    path = tmp_path / "preview.json"
+    path.write_text('{"not": "a preview"}')
+
+    result = run_cli("cost", "--from-preview", str(path))
+
+    assert result.returncode == 2
+    assert "is not the output of `pulumi preview --json`" in result.stderr
+
+
+def test_unknown_sku_exits_2(write_stack):
+    from tests.conftest import dev_config
+
+    config = dev_config()
+    config["swarm:hetzner"]["loadBalancerType"] = "lb31"
+
+    result = run_cli("cost", str(write_stack(config)))
+
+    assert result.returncode == 2
+    assert "no hetzner price for lb31" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cost_needs_a_stack():
+    result = run_cli("cost")
+
+    assert result.returncode == 2
+    assert "name at least one stack" in result.stderr
