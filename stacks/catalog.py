@@ -2,7 +2,7 @@
 
 The catalog is data, in `stacks/price_catalog.yaml`, so that `python -m stacks
 prices refresh` can rewrite it from the providers' APIs. A price is looked up
-by provider, SKU and location; a SKU missing from the catalog is an error that
+by provider, SKU and location. A SKU missing from the catalog is an error that
 names it and the catalog's date, never a silent zero.
 """
 

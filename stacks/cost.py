@@ -3,8 +3,8 @@
 The input is a list of resources with their type, name and inputs: the
 offline plan, the steps of `pulumi preview --json`, or the resources of
 `pulumi stack export`. Every billable resource becomes a line with a low and a
-high monthly amount; they differ only for autoscaling node pools, whose range
-runs from `min` to `max` nodes.
+high monthly amount. The two differ only for autoscaling node pools, whose
+range runs from `min` to `max` nodes.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 For `python -m stacks cost dev --on hetzner-k3s,doks`: the swarms stay as
 they are, and each platform gets the cheapest layout of one node type from
-its catalog that holds the swarms' CPU and memory requests. The choice is a
-first answer to "Hetzner + K3s or DOKS?", not an optimum.
+its catalog with room for the swarms' CPU and memory requests. The choice is
+a first answer to "Hetzner + K3s or DOKS?", not an optimum.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from stacks.catalog import Catalog, Price
 from stacks.config import StackConfig
 from stacks.config_checks import parse_quantity
 
-# What each node keeps for the kubelet, the container runtime and the
-# cluster's own pods. An estimate, the same on both platforms.
+# The share of each node that the kubelet, the container runtime and the
+# cluster's own pods keep. An estimate, the same on both platforms.
 NODE_RESERVED_CPU = Decimal("0.5")
 NODE_RESERVED_MEMORY_GB = Decimal("1")
 

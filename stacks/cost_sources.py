@@ -28,13 +28,13 @@ def _stack_from_urn(urn: str) -> str:
     return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, kind: str) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise StackConfigError(f"{what} file {path} not found") from None
+        raise StackConfigError(f"{kind} file {path} not found") from None
     except json.JSONDecodeError as error:
-        raise StackConfigError(f"invalid JSON in {what} file {path} at line {error.lineno}: {error.msg}") from None
+        raise StackConfigError(f"invalid JSON in {kind} file {path} at line {error.lineno}: {error.msg}") from None
 
 
 def from_preview(path: Path) -> tuple[str, list[PricedResource]]:
