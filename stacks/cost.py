@@ -82,6 +82,12 @@ class StackCost:
             high += line.monthly_high * rate
         return _cents(low), _cents(high)
 
+    @property
+    def currency(self) -> str:
+        """The currency the stack's provider bills in: EUR for Hetzner, USD for DigitalOcean."""
+        currencies = {line.currency for line in self.lines}
+        return currencies.pop() if len(currencies) == 1 else "EUR"
+
     def per_container(self, currency: str) -> Optional[tuple[Decimal, Decimal]]:
         if self.containers == 0:
             return None

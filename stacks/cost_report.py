@@ -45,9 +45,11 @@ def _quantity(line) -> str:
 
 
 def _summary_rows(costs: list[StackCost]) -> list[tuple[str, list[str]]]:
+    # Subtotals in the currency each provider bills in, so that they add up
+    # to the total in that currency exactly; totals follow in both currencies.
     rows = [("platform", [cost.platform for cost in costs])]
     for category in CATEGORIES:
-        rows.append((category, [money_range(cost.total("EUR", category), "EUR") for cost in costs]))
+        rows.append((category, [money_range(cost.total(cost.currency, category), cost.currency) for cost in costs]))
     rows.append(("total per month (EUR)", [money_range(cost.total("EUR"), "EUR") for cost in costs]))
     rows.append(("total per month (USD)", [money_range(cost.total("USD"), "USD") for cost in costs]))
     rows.append(("containers", [str(cost.containers) for cost in costs]))
@@ -159,7 +161,8 @@ def as_json(costs: list[StackCost], catalog: Catalog) -> str:
                     }
                     for line in cost.lines
                 ],
-                "subtotals_eur": {category: pair(cost.total("EUR", category)) for category in CATEGORIES},
+                "currency": cost.currency,
+                "subtotals": {category: pair(cost.total(cost.currency, category)) for category in CATEGORIES},
                 "total": {"EUR": pair(cost.total("EUR")), "USD": pair(cost.total("USD"))},
                 "per_container_eur": pair(cost.per_container("EUR")) if cost.containers else None,
                 "notes": cost.notes,

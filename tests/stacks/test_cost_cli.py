@@ -39,7 +39,9 @@ def test_cost_json_format():
     dev, prod = document["stacks"]
     assert dev["total"]["EUR"] == {"low": "34.89", "high": "34.89"}
     assert prod["total"]["USD"] == {"low": "214.00", "high": "406.00"}
-    assert prod["subtotals_eur"]["control plane"] == {"low": "35.93", "high": "35.93"}
+    assert prod["currency"] == "USD"
+    assert prod["subtotals"]["control plane"] == {"low": "40.00", "high": "40.00"}
+    assert dev["subtotals"]["network"] == {"low": "8.99", "high": "8.99"}
     assert dev["per_container_eur"] == {"low": "11.63", "high": "11.63"}
     assert document["catalog"]["usd_per_eur"] == "1.1133"
 
