@@ -15,7 +15,8 @@ def test_dev_and_prod_side_by_side():
 
     assert result.returncode == 0, result.stderr
     summary = result.stdout[result.stdout.index("monthly cost"):]
-    assert "dev" in summary and "prod" in summary
+    assert "dev" in summary
+    assert "prod" in summary
     assert "€34.89" in summary
     assert "$38.85" in summary
     assert "€192.22 - €364.68" in summary
