@@ -39,6 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--format", choices=["text", "json", "markdown"], default="text", help="output format")
     cost.add_argument("--usd-per-eur", type=_rate, metavar="RATE", help="exchange rate in USD per EUR; default: the catalog's dated rate")
 
+    diff = commands.add_parser(
+        "diff", help="plan and cost diff of every stack between two versions, offline, for pull request review"
+    )
+    diff.add_argument("--base", metavar="REF", help="git ref before the change; default: the merge base of HEAD with main")
+    diff.add_argument("--head", metavar="REF", help="git ref after the change; default: the working tree")
+    diff.add_argument("--stack", action="append", help="only this stack; repeat for more; default: every Pulumi.<stack>.yaml")
+    diff.add_argument("--before-plan", metavar="FILE", help="compare two plan files from `plan --format json` instead of git refs")
+    diff.add_argument("--after-plan", metavar="FILE", help="the plan file after the change, with --before-plan")
+    diff.add_argument("--format", choices=["text", "markdown"], default="text", help="output format; markdown is one pull request comment")
+    diff.add_argument("--usd-per-eur", type=_rate, metavar="RATE", help="exchange rate in USD per EUR; default: the catalog's dated rate")
+
     prices = commands.add_parser("prices", help="the price catalog")
     prices_commands = prices.add_subparsers(dest="prices_command", required=True)
     refresh = prices_commands.add_parser(
@@ -62,6 +73,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             from stacks.cost_command import run_cost_command
 
             return run_cost_command(arguments)
+        if arguments.command == "diff":
+            from stacks.diff_command import run_diff_command
+
+            return run_diff_command(arguments)
         from stacks.prices_refresh import run_refresh_command
 
         return run_refresh_command(arguments)

@@ -9,7 +9,10 @@ as in a preview.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,12 @@ PROGRAM = ROOT / "__main__.py"
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
+
+# With this environment variable set, secrets print as "[secret:<tag>]", where
+# the tag is an HMAC of the value under that key. Two plans made with the same
+# key show whether a secret changed, and a key that lives only for one
+# `python -m stacks diff` run makes the tags useless for guessing values.
+SECRET_TAG_KEY_VARIABLE = "SWARM_PLAN_SECRET_TAG_KEY"
 
 # Credentials that the program reads but the offline plan never uses. A stack
 # file contains them encrypted, or not at all, so the plan passes placeholders.
@@ -149,8 +158,11 @@ def read_stack_file(path: Path) -> StackFile:
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             # Encrypted with the stack's secrets provider, which the offline
-            # plan cannot reach, so the program gets a placeholder marked secret.
-            config[full_key] = "offline-plan-placeholder"
+            # plan cannot reach, so the program gets a placeholder marked
+            # secret. The placeholder follows the ciphertext, so that a diff
+            # of two plans sees that the secret changed.
+            fingerprint = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+            config[full_key] = f"offline-plan-placeholder-{fingerprint}"
             secret_keys.append(full_key)
         else:
             config[full_key] = value if isinstance(value, str) else json.dumps(value)
@@ -261,7 +273,7 @@ def _render(value: Any, reveal_secrets: bool = False) -> Any:
         if rpc._special_sig_key in value:
             signature = value[rpc._special_sig_key]
             if signature == rpc._special_secret_sig:
-                return _render(value["value"], reveal_secrets) if reveal_secrets else SECRET
+                return _render(value["value"], reveal_secrets) if reveal_secrets else _secret_marker(value["value"])
             if signature == rpc._special_resource_sig:
                 return value["urn"]
             return UNKNOWN
@@ -273,6 +285,18 @@ def _render(value: Any, reveal_secrets: bool = False) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _secret_marker(value: Any) -> str:
+    key = os.environ.get(SECRET_TAG_KEY_VARIABLE)
+    if not key:
+        return SECRET
+    plain = json.dumps(_render(value, reveal_secrets=True), sort_keys=True)
+    if UNKNOWN in plain:
+        # Not known before apply, so no plan can tell whether it changes.
+        return SECRET
+    tag = hmac.new(key.encode(), plain.encode(), hashlib.sha256).hexdigest()[:12]
+    return f"[secret:{tag}]"
 
 
 def _contains_secret(value: Any) -> bool:
