@@ -16,8 +16,8 @@ def _rate(text: str) -> Decimal:
         rate = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"invalid rate {text!r}: give USD per EUR as a number such as 1.16") from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"invalid rate {text}: it must be greater than zero")
+    if not rate.is_finite() or not Decimal("0.01") <= rate <= Decimal("100"):
+        raise argparse.ArgumentTypeError(f"invalid rate {text}: give USD per EUR between 0.01 and 100, such as 1.16")
     return rate
 
 

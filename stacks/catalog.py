@@ -24,7 +24,6 @@ Currency = Literal["EUR", "USD"]
 # DigitalOcean bills a Droplet by the hour up to this many hours a month,
 # which makes its monthly price the cap (DigitalOcean pricing docs).
 DIGITALOCEAN_MAX_BILLED_HOURS = 672
-HOURS_PER_MONTH = Decimal("730")
 
 
 class UnknownPriceError(LookupError):
@@ -54,6 +53,8 @@ class Price(BaseModel):
     source: str
     # What the number applies to when the source qualifies it, such as a period.
     note: Optional[str] = None
+    # A type the provider no longer sells; kept to price old stacks, never chosen for new ones.
+    deprecated: bool = False
 
 
 class ExchangeRate(BaseModel):
@@ -66,6 +67,16 @@ class ExchangeRate(BaseModel):
     source: str
 
 
+class VolumeLimits(BaseModel):
+    """The sizes one provider's volumes may have, in the unit its prices use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minimum_gb: int
+    maximum_gb: int
+    source: str
+
+
 class Catalog(BaseModel):
     """All prices, with the day the catalog was last refreshed."""
 
@@ -73,8 +84,7 @@ class Catalog(BaseModel):
 
     updated_on: datetime.date
     exchange_rate: ExchangeRate
-    # Rules of each provider that are not a price of their own.
-    minimum_volume_gb: dict[Provider, int]
+    volume_limits: dict[Provider, VolumeLimits]
     prices: list[Price]
 
     def price(self, provider: str, sku: str, location: str = "*") -> Price:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Optional, Protocol
 
-from stacks.catalog import Catalog, Price
+from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.config_checks import parse_quantity
 
 CATEGORIES = ("compute", "control plane", "network", "storage")
@@ -136,6 +136,43 @@ def price_resources(
     return cost
 
 
+# The markers of a value that is not known yet in the three sources: the
+# offline plan, `pulumi preview --json` and `pulumi stack export`.
+_UNKNOWN_VALUES = ("[unknown]", "04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+_SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+
+
+def _unusable(value: Any) -> Optional[str]:
+    if value is None:
+        return "missing"
+    if isinstance(value, str) and value.startswith("[secret"):
+        return "secret"
+    if isinstance(value, dict) and _SECRET_SIGNATURE in value:
+        return "secret"
+    if isinstance(value, str) and value in _UNKNOWN_VALUES:
+        return "unknown until the update runs"
+    return None
+
+
+def _input(resource: Resource, path: str, default: Any = None) -> Any:
+    """Read a dotted input path that pricing needs, or raise UnknownPriceError saying why it cannot."""
+    value: Any = resource.inputs
+    for part in path.split("."):
+        problem = _unusable(value)
+        if problem is None and not isinstance(value, dict):
+            problem = "not an object"
+        if problem is not None:
+            break
+        value = value.get(part)
+    else:
+        problem = _unusable(value)
+    if problem is None:
+        return value
+    if problem == "missing" and default is not None:
+        return default
+    raise UnknownPriceError(f"cannot price {resource.name} ({resource.type}): its input {path} is {problem}")
+
+
 def _line(category: str, resource: str, description: str, price: Price, low: Decimal, high: Optional[Decimal] = None) -> CostLine:
     return CostLine(
         category=category,
@@ -152,51 +189,48 @@ def _line(category: str, resource: str, description: str, price: Price, low: Dec
 
 def _price_hetzner(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
     for resource in resources:
-        inputs = resource.inputs
         if resource.type == _HETZNER_SERVER:
-            location = inputs.get("location", "*")
-            price = catalog.price("hetzner", inputs["serverType"], location)
-            role = (inputs.get("labels") or {}).get("swarm-role", "server")
+            location = _input(resource, "location", "*")
+            price = catalog.price("hetzner", _input(resource, "serverType"), location)
+            role = (resource.inputs.get("labels") or {}).get("swarm-role", "server")
             category = "control plane" if role == "server" else "compute"
             cost.lines.append(_line(category, resource.name, f"server {price.sku} in {location}", price, Decimal(1)))
             # A server whose IPv4 is not a Primary IP of the stack gets one
             # that Hetzner creates, and bills, with the server.
-            public_net = (inputs.get("publicNets") or [{}])[0]
+            public_net = (resource.inputs.get("publicNets") or [{}])[0]
             if public_net.get("ipv4Enabled", True) and "ipv4" not in public_net:
                 ipv4 = catalog.price("hetzner", "primary-ipv4", location)
                 cost.lines.append(_line("network", resource.name, f"primary IPv4 of {resource.name}", ipv4, Decimal(1)))
-        elif resource.type == _HETZNER_PRIMARY_IP and inputs.get("type") == "ipv4":
-            price = catalog.price("hetzner", "primary-ipv4", inputs.get("location", "*"))
+        elif resource.type == _HETZNER_PRIMARY_IP and resource.inputs.get("type") == "ipv4":
+            price = catalog.price("hetzner", "primary-ipv4", _input(resource, "location", "*"))
             cost.lines.append(_line("network", resource.name, "primary IPv4", price, Decimal(1)))
         elif resource.type == _HETZNER_LOAD_BALANCER:
-            location = inputs.get("location", "*")
-            price = catalog.price("hetzner", inputs["loadBalancerType"], location)
+            location = _input(resource, "location", "*")
+            price = catalog.price("hetzner", _input(resource, "loadBalancerType"), location)
             cost.lines.append(_line("network", resource.name, f"load balancer {price.sku}", price, Decimal(1)))
 
 
 def _price_doks(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
     for resource in resources:
-        inputs = resource.inputs
         if resource.type == _DOKS_CLUSTER:
-            if inputs.get("ha"):
+            if _input(resource, "ha", False) is True:
                 price = catalog.price("digitalocean", "doks-ha-control-plane")
                 cost.lines.append(_line("control plane", resource.name, "HA control plane", price, Decimal(1)))
-            pool = inputs.get("nodePool") or {}
-            price = catalog.price("digitalocean", pool["size"])
-            count = Decimal(pool.get("nodeCount") or 1)
+            price = catalog.price("digitalocean", _input(resource, "nodePool.size"))
+            count = Decimal(_input(resource, "nodePool.nodeCount", 1))
             cost.lines.append(_line("compute", resource.name, f"system pool, {price.sku}", price, count))
         elif resource.type == _DOKS_NODE_POOL:
-            price = catalog.price("digitalocean", inputs["size"])
-            if inputs.get("autoScale"):
-                low, high = Decimal(inputs["minNodes"]), Decimal(inputs["maxNodes"])
+            price = catalog.price("digitalocean", _input(resource, "size"))
+            if _input(resource, "autoScale", False) is True:
+                low, high = Decimal(_input(resource, "minNodes")), Decimal(_input(resource, "maxNodes"))
                 description = f"node pool, {price.sku}, autoscaling {low}-{high}"
             else:
-                low = high = Decimal(inputs.get("nodeCount") or 0)
+                low = high = Decimal(_input(resource, "nodeCount"))
                 description = f"node pool, {price.sku}"
             cost.lines.append(_line("compute", resource.name, description, price, low, high))
         elif resource.type == _DO_LOAD_BALANCER:
             price = catalog.price("digitalocean", "load-balancer")
-            units = Decimal(inputs.get("sizeUnit") or 1)
+            units = Decimal(_input(resource, "sizeUnit", 1))
             cost.lines.append(_line("network", resource.name, "load balancer", price, units))
 
 
@@ -211,18 +245,40 @@ def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCo
     for resource in resources:
         if resource.type != _STATEFULSET:
             continue
-        spec = resource.inputs.get("spec") or {}
-        replicas = int(spec.get("replicas") or 0)
+        # Kubernetes runs one replica when the StatefulSet names none.
+        replicas = int(_input(resource, "spec.replicas", 1))
         cost.containers += replicas
         if provider is None:
             continue
         price = catalog.price(provider, "volume", location)
-        for claim in spec.get("volumeClaimTemplates") or []:
-            request = claim["spec"]["resources"]["requests"]["storage"]
-            size = volume_size_gb(request, catalog.minimum_volume_gb[provider])
+        limits = catalog.volume_limits[provider]
+        for claim in _input(resource, "spec.volumeClaimTemplates", []):
+            request = _input(_Claim(resource, claim), "spec.resources.requests.storage")
+            size = volume_size_gb(request, limits.minimum_gb)
+            if size > limits.maximum_gb:
+                raise UnknownPriceError(
+                    f"cannot price {resource.name}: a {request} volume is larger than the {limits.maximum_gb} GB "
+                    f"that {provider} volumes may have"
+                )
             name = (resource.inputs.get("metadata") or {}).get("name", resource.name)
             description = f"{replicas} x {size} GB volume ({request} requested) of swarm {name}"
             cost.lines.append(_line("storage", resource.name, description, price, Decimal(replicas * size)))
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A volume claim template, read with the same checks as a resource."""
+
+    resource: Resource
+    inputs: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.resource.name} (volume claim template)"
+
+    @property
+    def type(self) -> str:
+        return self.resource.type
 
 
 def volume_size_gb(request: str, minimum_gb: int) -> int:

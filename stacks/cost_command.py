@@ -43,13 +43,17 @@ def price_on_platform(stack: str, platform: str, catalog: Catalog, arguments: ar
     stack_file = read_stack_file(resolve_stack_file(stack))
     values = stack_file.swarm_values()
     config = parse_stack_config(values, stack_file.path.name, stack_file.swarm_secret_keys())
-    target = stack_values_on(platform, config, values, catalog)
-
-    with tempfile.TemporaryDirectory() as folder:
-        name = f"{stack_file.stack}-{_SHORT_NAMES[platform]}"
-        path = Path(folder) / f"Pulumi.{name}.yaml"
-        path.write_text(yaml.safe_dump({"config": {f"swarm:{key}": value for key, value in target.items()}}))
-        plan = run_plan(str(path))
+    try:
+        target = stack_values_on(platform, config, values, catalog)
+        with tempfile.TemporaryDirectory() as folder:
+            name = f"{stack_file.stack}-{_SHORT_NAMES[platform]}"
+            path = Path(folder) / f"Pulumi.{name}.yaml"
+            path.write_text(yaml.safe_dump({"config": {f"swarm:{key}": value for key, value in target.items()}}))
+            plan = run_plan(str(path))
+    except StackConfigError as error:
+        # The error is about the generated layout, not a file the user wrote.
+        reason = str(error).splitlines()[0].split("; fix with:")[0]
+        raise StackConfigError(f"cannot price the swarms of {stack_file.stack} on {platform}: {reason}") from None
     cost = price_resources(f"{stack_file.stack} on {platform}", plan.resources, catalog, arguments.usd_per_eur)
     cost.notes.append(f"swarms of {stack_file.stack} with nodes chosen for {platform}: {_layout(target)}")
     return cost

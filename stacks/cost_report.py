@@ -56,7 +56,9 @@ def _summary_rows(costs: list[StackCost]) -> list[tuple[str, list[str]]]:
     per_container = []
     for cost in costs:
         amount = cost.per_container("EUR")
-        per_container.append(money_range(amount, "EUR") if amount else "-")
+        # An existing cluster is billed to its owner, so a price per container would mislead.
+        priced = amount is not None and cost.platform != "kubeconfig"
+        per_container.append(money_range(amount, "EUR") if priced else "-")
     rows.append(("per container (EUR)", per_container))
     return rows
 
@@ -138,7 +140,10 @@ def as_json(costs: list[StackCost], catalog: Catalog) -> str:
     """Render the costs as JSON, amounts as strings with two decimals."""
 
     def pair(low_high: tuple[Decimal, Decimal]) -> dict[str, str]:
-        return {"low": str(low_high[0]), "high": str(low_high[1])}
+        return {"low": f"{low_high[0]:.2f}", "high": f"{low_high[1]:.2f}"}
+
+    def quantity(low_high: tuple[Decimal, Decimal]) -> dict[str, str]:
+        return {"low": f"{low_high[0]:f}", "high": f"{low_high[1]:f}"}
 
     stacks: list[dict[str, Any]] = []
     for cost in costs:
@@ -153,7 +158,7 @@ def as_json(costs: list[StackCost], catalog: Catalog) -> str:
                         "resource": line.resource,
                         "description": line.description,
                         "sku": line.sku,
-                        "quantity": pair((line.quantity_low, line.quantity_high)),
+                        "quantity": quantity((line.quantity_low, line.quantity_high)),
                         "unit": line.unit,
                         "unit_price": str(line.unit_price),
                         "currency": line.currency,

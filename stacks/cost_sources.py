@@ -19,6 +19,9 @@ class PricedResource:
     inputs: dict[str, Any]
 
 
+_PRICED_OPERATIONS = {"same", "create", "update", "replace", "import", "read", "refresh"}
+
+
 def _name_from_urn(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
@@ -40,12 +43,21 @@ def _read_json(path: Path, kind: str) -> Any:
 def from_preview(path: Path) -> tuple[str, list[PricedResource]]:
     """Read the resources that `pulumi preview --json` plans to have after the update."""
     document = _read_json(path, "preview")
-    if not isinstance(document, dict) or "steps" not in document:
+    if not isinstance(document, dict) or not isinstance(document.get("steps"), (list, type(None))) or "steps" not in document:
         raise StackConfigError(f"{path} is not the output of `pulumi preview --json`: it has no 'steps'")
+    steps = document["steps"] or []
+    operations = {step.get("op") for step in steps}
+    # `pulumi preview --json` lists unchanged resources only with --show-sames,
+    # and without them an update would look like the whole stack.
+    if operations - {"create", "same"} and "same" not in operations:
+        raise StackConfigError(
+            f"{path} has no unchanged resources: run `pulumi preview --json --show-sames` so that every resource is priced"
+        )
     resources = []
     stack = "preview"
-    for step in document["steps"]:
-        if step.get("op") in ("delete", "discard", "delete-replaced", "read-discard"):
+    for step in steps:
+        # The state after the update: a replacement counts once, deletions not at all.
+        if step.get("op") not in _PRICED_OPERATIONS:
             continue
         state = step.get("newState") or {}
         urn = state.get("urn") or step.get("urn", "")

@@ -37,7 +37,7 @@ class ResourceUpdate:
 
 @dataclass
 class StackDiff:
-    """What changes in one stack, and its monthly cost before and after."""
+    """The changes of one stack, and its monthly cost before and after."""
 
     stack: str
     status: str  # "added", "removed", "changed", "unchanged" or "failed"
@@ -69,8 +69,10 @@ def _display_pair(before: str, after: str) -> tuple[str, str]:
     start = max(0, start - 20)
 
     def window(text: str) -> str:
-        cut = text[start : start + _VALUE_LIMIT - 6]
-        return ("..." if start else "") + cut + ("..." if start + _VALUE_LIMIT - 6 < len(text) else "")
+        end = start + _VALUE_LIMIT - 6
+        prefix = "..." if start else ""
+        suffix = "..." if end < len(text) else ""
+        return prefix + text[start:end] + suffix
 
     return window(before), window(after)
 

@@ -26,8 +26,13 @@ WORKING_TREE = "working tree"
 def _git(*arguments: str) -> str:
     result = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
-        raise StackConfigError(f"git {' '.join(arguments)} failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+        raise StackConfigError(f"git {' '.join(arguments)} failed: {_last_line(result.stderr, result.returncode)}")
     return result.stdout.strip()
+
+
+def _last_line(output: str, exit_code: int) -> str:
+    lines = output.strip().splitlines()
+    return lines[-1] if lines else f"exit code {exit_code}"
 
 
 def default_base() -> str:
@@ -66,8 +71,7 @@ def plan_in(folder: Path, stack: str, tag_key: str) -> tuple[Optional[dict[str, 
         cwd=folder, env=environment, capture_output=True, text=True, timeout=600,
     )
     if result.returncode != 0:
-        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit code {result.returncode}"
-        return None, f"plan failed: {message}"
+        return None, f"plan failed: {_last_line(result.stderr, result.returncode)}"
     return json.loads(result.stdout), None
 
 

@@ -76,7 +76,12 @@ def headline(diffs: list[StackDiff]) -> str:
         return f"No infrastructure changes in {len(diffs)} stacks; the estimated monthly cost stays {money_range((before_low, before_high), CURRENCY)}."
 
     delta = after_low - before_low
-    verb = "raises" if delta > 0 else "lowers" if delta < 0 else "keeps"
+    if delta > 0:
+        verb = "raises"
+    elif delta < 0:
+        verb = "lowers"
+    else:
+        verb = "keeps"
     if verb == "keeps":
         sentence = f"This change keeps the estimated monthly cost at {money_range((after_low, after_high), CURRENCY)}"
     else:

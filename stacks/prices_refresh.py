@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -32,23 +33,40 @@ def _number(text: Any) -> Decimal:
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
+# More pages than any price list has; a pagination link that never ends stops here.
+_MAX_PAGES = 100
+
+
+class UnexpectedResponseError(StackConfigError):
+    """An API response without the fields or values the catalog needs."""
+
+
 def _get(url: str, token: str) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
-        raise StackConfigError(f"price refresh failed: GET {url} returned HTTP {error.code}; check the API token") from None
+        hint = "; check the API token" if error.code in (401, 403) else "; try again later"
+        raise StackConfigError(f"price refresh failed: GET {url} returned HTTP {error.code}{hint}") from None
     except (urllib.error.URLError, TimeoutError) as error:
         raise StackConfigError(f"price refresh failed: GET {url}: {getattr(error, 'reason', error)}") from None
+    except json.JSONDecodeError:
+        raise UnexpectedResponseError(f"price refresh failed: GET {url} returned no JSON") from None
 
 
 def _hetzner_pages(base: str, path: str, key: str, token: str) -> Iterator[dict]:
     page: Optional[int] = 1
-    while page is not None:
+    for _ in range(_MAX_PAGES):
         document = _get(f"{base}/{path}?page={page}&per_page=50", token)
         yield from document[key]
-        page = (document.get("meta") or {}).get("pagination", {}).get("next_page")
+        next_page = (document.get("meta") or {}).get("pagination", {}).get("next_page")
+        if next_page is None:
+            return
+        if not isinstance(next_page, int) or next_page <= page:
+            raise UnexpectedResponseError(f"price refresh failed: {base}/{path} page {page} points to page {next_page}")
+        page = next_page
+    raise UnexpectedResponseError(f"price refresh failed: {base}/{path} has more than {_MAX_PAGES} pages")
 
 
 def _grouped_by_price(prices: list[dict]) -> list[tuple[list[str], Decimal, Optional[Decimal]]]:
@@ -63,6 +81,13 @@ def _grouped_by_price(prices: list[dict]) -> list[tuple[list[str], Decimal, Opti
 
 def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     """Read server, load balancer, volume and primary IPv4 prices from the Hetzner Cloud API."""
+    try:
+        return _hetzner_prices(base, token, today)
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
+        raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
+
+
+def _hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     prices: list[Price] = []
     server_source = f"{base}/server_types"
     for server_type in _hetzner_pages(base, "server_types", "server_types", token):
@@ -72,6 +97,7 @@ def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
                     provider="hetzner", sku=server_type["name"], kind="server", locations=locations, unit="month",
                     monthly=monthly, hourly=hourly, currency="EUR", vcpus=server_type["cores"],
                     memory_gb=_number(server_type["memory"]), read_on=today, source=server_source,
+                    deprecated=bool(server_type.get("deprecated") or server_type.get("deprecation")),
                 )
             )
 
@@ -110,9 +136,21 @@ def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
 
 def digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     """Read Droplet prices from the DigitalOcean API; the monthly price is the cap of the hourly one."""
+    try:
+        return _digitalocean_prices(base, token, today)
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
+        raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
+
+
+def _digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     prices: list[Price] = []
     url: Optional[str] = f"{base}/sizes?per_page=200"
+    seen: set[str] = set()
     while url:
+        # The token goes only to the API it belongs to, and each page once.
+        if urllib.parse.urlsplit(url)[:2] != urllib.parse.urlsplit(base)[:2] or url in seen or len(seen) >= _MAX_PAGES:
+            raise UnexpectedResponseError(f"price refresh failed: {base}/sizes links to {url} as its next page")
+        seen.add(url)
         document = _get(url, token)
         for size in document["sizes"]:
             if not size.get("available", True):
@@ -129,6 +167,22 @@ def digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Pri
     return prices
 
 
+def check_fresh_prices(provider: str, fresh: list[Price], kinds: tuple[str, ...]) -> None:
+    """Reject API data that would make the catalog wrong: missing kinds, duplicates, prices of zero or less."""
+    for kind in kinds:
+        if not any(price.kind == kind for price in fresh):
+            raise UnexpectedResponseError(f"price refresh failed: the {provider} API returned no {kind} prices; the catalog is unchanged")
+    keys = [(price.sku, location) for price in fresh for location in price.locations]
+    repeated = sorted({f"{sku} in {location}" for sku, location in keys if keys.count((sku, location)) > 1})
+    if repeated:
+        raise UnexpectedResponseError(f"price refresh failed: the {provider} API listed {', '.join(repeated)} more than once")
+    for price in fresh:
+        if price.monthly <= 0:
+            raise UnexpectedResponseError(
+                f"price refresh failed: the {provider} API gave {price.sku} a monthly price of {price.monthly}; the catalog is unchanged"
+            )
+
+
 def refresh_catalog(
     catalog: Catalog,
     today: datetime.date,
@@ -140,26 +194,42 @@ def refresh_catalog(
     refreshed = []
     if hetzner is not None:
         fresh = hetzner_prices(hetzner[0], hetzner[1], today)
+        check_fresh_prices("hetzner", fresh, ("server", "load-balancer", "volume", "ipv4"))
         prices = [price for price in prices if price.provider != "hetzner"] + fresh
         refreshed.append(f"hetzner: {len(fresh)} prices")
     if digitalocean is not None:
         fresh = digitalocean_prices(digitalocean[0], digitalocean[1], today)
+        check_fresh_prices("digitalocean", fresh, ("droplet",))
         prices = [price for price in prices if not (price.provider == "digitalocean" and price.kind == "droplet")] + fresh
         refreshed.append(f"digitalocean: {len(fresh)} Droplet prices")
     prices.sort(key=lambda price: (price.provider, price.kind, price.sku, price.locations))
     return catalog.model_copy(update={"prices": prices, "updated_on": today}), refreshed
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """A YAML dumper without anchors, so that each price can be edited by hand on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+CATALOG_HEADER = (
+    "# Price catalog of the cost report: every price with its source and the date it was read.\n"
+    "# Prices are without VAT. Rewritten by `python -m stacks prices refresh`, which keeps the\n"
+    "# prices that no API serves (and their sources) as they are.\n"
+)
+
+
 def write_catalog(catalog: Catalog, path: Path) -> None:
-    document = catalog.model_dump(mode="json", exclude_defaults=False)
+    """Write the catalog through a temporary file, so that a failed write leaves the old one whole."""
+    document = catalog.model_dump(mode="json")
     for price in document["prices"]:
-        for key in [key for key, value in price.items() if value in (None, {}, [])]:
+        for key in [key for key, value in price.items() if value in (None, {}, []) or (key == "deprecated" and not value)]:
             del price[key]
-    header = (
-        "# Price catalog of the cost report: every price with its source and the date it was read.\n"
-        "# Rewritten by `python -m stacks prices refresh`; prices that no API serves are kept as they are.\n"
-    )
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False, width=120))
+    text = CATALOG_HEADER + yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, width=120, allow_unicode=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def run_refresh_command(arguments: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.stacks.test_plan_cli import run_cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -143,3 +145,134 @@ def test_cost_needs_a_stack():
 
     assert result.returncode == 2
     assert "name at least one stack" in result.stderr
+
+
+def write_json(path: Path, document: dict) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_preview_without_sames_rejected(tmp_path):
+    document = json.loads((FIXTURES / "preview-dev.json").read_text())
+    document["steps"] = [step for step in document["steps"] if step["op"] != "same"]
+
+    result = run_cli("cost", "--from-preview", str(write_json(tmp_path / "p.json", document)))
+
+    assert result.returncode == 2
+    assert "pulumi preview --json --show-sames" in result.stderr
+
+
+def test_preview_replacement_counted_once(tmp_path):
+    document = json.loads((FIXTURES / "preview-dev.json").read_text())
+    server = next(step for step in document["steps"] if step["urn"].endswith("swarm-dev-general-0"))
+    document["steps"] += [
+        dict(server, op="create-replacement"),
+        dict(server, op="replace"),
+        {"op": "delete-replaced", "urn": server["urn"], "oldState": server["newState"]},
+    ]
+    document["steps"].remove(server)
+
+    result = run_cli("cost", "--from-preview", str(write_json(tmp_path / "p.json", document)), "--format", "json")
+    (stack,) = json.loads(result.stdout)["stacks"]
+
+    assert result.returncode == 0, result.stderr
+    assert stack["total"]["EUR"] == {"low": "27.05", "high": "27.05"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda inputs: inputs.update(serverType="[secret]"), "its input serverType is secret"),
+        (lambda inputs: inputs.update(serverType="04da6b54-80e4-46f7-96ec-b56ff0331ba9"), "its input serverType is unknown until the update runs"),
+        (lambda inputs: inputs.pop("serverType"), "its input serverType is missing"),
+    ],
+)
+def test_unusable_preview_inputs_named(tmp_path, edit, expected):
+    document = json.loads((FIXTURES / "preview-dev.json").read_text())
+    server = next(step for step in document["steps"] if step["urn"].endswith("swarm-dev-general-0"))
+    edit(server["newState"]["inputs"])
+
+    result = run_cli("cost", "--from-preview", str(write_json(tmp_path / "p.json", document)))
+
+    assert result.returncode == 2
+    assert "cannot price swarm-dev-general-0" in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_encrypted_state_spec_named(tmp_path):
+    document = json.loads((FIXTURES / "state-prod.json").read_text())
+    statefulset = document["deployment"]["resources"][-1]
+    statefulset["inputs"]["spec"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
+
+    result = run_cli("cost", "--from-state", str(write_json(tmp_path / "s.json", document)))
+
+    assert result.returncode == 2
+    assert "its input spec.replicas is secret" in result.stderr
+
+
+def test_missing_replicas_count_as_one(tmp_path):
+    document = json.loads((FIXTURES / "state-prod.json").read_text())
+    del document["deployment"]["resources"][-1]["inputs"]["spec"]["replicas"]
+
+    result = run_cli("cost", "--from-state", str(write_json(tmp_path / "s.json", document)), "--format", "json")
+    (stack,) = json.loads(result.stdout)["stacks"]
+
+    assert stack["containers"] == 1
+    assert stack["total"]["USD"] == {"low": "133.00", "high": "133.00"}
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf", "1e400", "1e-30", "0"])
+def test_unusable_exchange_rates_rejected(rate):
+    result = run_cli("cost", "dev", "--usd-per-eur", rate)
+
+    assert result.returncode == 2
+    assert "between 0.01 and 100" in result.stderr
+
+
+def test_volume_above_provider_maximum_rejected(write_stack):
+    from tests.conftest import dev_config
+
+    config = dev_config()
+    config["swarm:swarms"][0]["storage"] = "20Ti"
+
+    result = run_cli("cost", str(write_stack(config)))
+
+    assert result.returncode == 2
+    assert "larger than the 10240 GB that hetzner volumes may have" in result.stderr
+
+
+def test_compare_fits_largest_container(write_stack):
+    from tests.conftest import dev_config
+
+    config = dev_config()
+    config["swarm:swarms"][0].update(replicas=1, cpu="6", memory="12Gi")
+
+    result = run_cli("cost", str(write_stack(config)), "--on", "hetzner-k3s,doks", "--format", "json")
+    stacks = json.loads(result.stdout)["stacks"]
+
+    assert result.returncode == 0, result.stderr
+    # cx43 (8 vCPU, 16 GB) and s-8vcpu-16gb are the smallest nodes with room for one 6 CPU, 12 GiB container.
+    assert "1 x cx43 agents" in " ".join(stacks[1]["notes"])
+    assert "1 x s-8vcpu-16gb nodes" in " ".join(stacks[2]["notes"])
+
+
+def test_compare_keeps_ha_control_plane():
+    result = run_cli("cost", "prod", "--on", "doks", "--format", "json")
+    _, on_doks = json.loads(result.stdout)["stacks"]
+
+    assert result.returncode == 0, result.stderr
+    assert any(line["sku"] == "doks-ha-control-plane" for line in on_doks["lines"])
+
+
+def test_compare_error_names_generated_layout(write_stack):
+    from tests.conftest import dev_config
+
+    config = dev_config()
+    config["swarm:swarms"][0].update(replicas=1, cpu="64", memory="2Gi")
+
+    result = run_cli("cost", str(write_stack(config)), "--on", "doks")
+
+    assert result.returncode == 2
+    assert "cannot price the swarms of test on doks: no digitalocean node type" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ class _RecordedApi(http.server.BaseHTTPRequestHandler):
     """Serve the recorded responses of both APIs, and reject requests without the expected token."""
 
     seen: list[tuple[str, str]] = []
+    # Responses that replace a recorded one, by path and page: the malformed answers of some tests.
+    overrides: dict[tuple[str, str], str] = {}
 
     def do_GET(self) -> None:  # noqa: N802 - http.server method name
         url = urlparse(self.path)
@@ -46,7 +49,8 @@ class _RecordedApi(http.server.BaseHTTPRequestHandler):
             self.send_error(401)
             return
         base = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}/digitalocean/v2"
-        body = (RECORDED / name).read_text().replace("__BASE__", base).encode()
+        text = self.overrides.get((url.path, page)) or (RECORDED / name).read_text()
+        body = text.replace("__BASE__", base).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -61,6 +65,7 @@ class _RecordedApi(http.server.BaseHTTPRequestHandler):
 def api_base():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordedApi)
     _RecordedApi.seen = []
+    _RecordedApi.overrides = {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -184,3 +189,63 @@ def test_refresh_without_tokens_exits_2(api_base, catalog_copy):
 
     assert result.returncode == 2
     assert "set HCLOUD_TOKEN" in result.stderr
+
+
+def recorded(name: str) -> dict:
+    return json.loads((RECORDED / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("path", "page", "edit", "expected"),
+    [
+        ("/hetzner/v1/server_types", "1", lambda d: d["server_types"][0]["prices"][0]["price_monthly"].update(net="0.0000"), "a monthly price of 0"),
+        ("/hetzner/v1/pricing", "1", lambda d: d["pricing"]["volume"]["price_per_gb_month"].update(net="-0.0572"), "a monthly price of -0.0572"),
+        ("/hetzner/v1/pricing", "1", lambda d: d["pricing"].update(primary_ips=[]), "returned no ipv4 prices"),
+        ("/hetzner/v1/server_types", "2", lambda d: d["server_types"].append(dict(d["server_types"][0])), "listed ccx13 in fsn1, ccx13 in sin more than once"),
+        ("/hetzner/v1/server_types", "1", lambda d: d["server_types"][0].pop("prices"), "unexpected response from"),
+        ("/hetzner/v1/server_types", "2", lambda d: d["meta"]["pagination"].update(next_page=1), "page 2 points to page 1"),
+        ("/digitalocean/v2/sizes", "2", lambda d: d.update(sizes="none"), "unexpected response from"),
+        ("/digitalocean/v2/sizes", "1", lambda d: d["links"]["pages"].update(next="http://127.0.0.2:1/steal"), "links to http://127.0.0.2:1/steal"),
+    ],
+)
+def test_refresh_rejects_bad_api_data(api_base, catalog_copy, path, page, edit, expected):
+    name = {"/hetzner/v1/server_types": f"hetzner-server_types-{page}.json", "/hetzner/v1/pricing": "hetzner-pricing.json", "/digitalocean/v2/sizes": f"digitalocean-sizes-{page}.json"}[path]
+    document = recorded(name)
+    edit(document)
+    _RecordedApi.overrides[(path, page)] = json.dumps(document)
+    before = catalog_copy.read_text()
+
+    result = refresh(api_base, catalog_copy)
+
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert catalog_copy.read_text() == before
+
+
+def test_refresh_server_error_names_status(api_base, catalog_copy):
+    _RecordedApi.overrides[("/hetzner/v1/pricing", "1")] = "not json"
+
+    result = refresh(api_base, catalog_copy)
+
+    assert result.returncode == 2
+    assert "returned no JSON" in result.stderr
+
+
+def test_refresh_marks_deprecated_types(api_base, catalog_copy):
+    document = recorded("hetzner-server_types-1.json")
+    document["server_types"][0]["deprecation"] = {"announced": "2025-10-01T00:00:00+00:00", "unavailable_after": "2026-01-01T00:00:00+00:00"}
+    _RecordedApi.overrides[("/hetzner/v1/server_types", "1")] = json.dumps(document)
+
+    refresh(api_base, catalog_copy)
+
+    assert load_catalog(catalog_copy).price("hetzner", "cx23", "fsn1").deprecated is True
+    assert load_catalog(catalog_copy).price("hetzner", "ccx13", "fsn1").deprecated is False
+
+
+def test_refreshed_catalog_has_no_yaml_anchors(api_base, catalog_copy):
+    refresh(api_base, catalog_copy)
+
+    text = catalog_copy.read_text()
+    assert "&id" not in text
+    assert text.startswith("# Price catalog of the cost report")
