@@ -13,11 +13,18 @@ values, secret_keys = read_pulumi_config()
 config = parse_stack_config(values, f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys)
 name = resource_prefix(pulumi.get_project(), pulumi.get_stack())
 
-cluster = build_cluster(name, config)
+protect = config.protect_for(pulumi.get_stack())
+
+cluster = build_cluster(name, config, protect=protect)
 
 in_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
 workloads = SwarmWorkloads(
-    f"{name}-swarms", config.swarms, cluster.storage_class_name, pool_label=cluster.pool_label, opts=in_cluster
+    f"{name}-swarms",
+    config.swarms,
+    cluster.storage_class_name,
+    pool_label=cluster.pool_label,
+    protect=protect,
+    opts=in_cluster,
 )
 ssh_entry = SshEntry(
     f"{name}-ssh",

@@ -46,8 +46,10 @@ class DoksCluster(pulumi.ComponentResource):
         name: str,
         config: DoksConfig,
         admin_cidrs: list[str],
+        protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Create the cluster; with `protect`, Pulumi refuses to delete its VPC and the cluster."""
         super().__init__("swarm:digitalocean:DoksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         node_tag = f"{name}-swarm-nodes"
@@ -58,7 +60,7 @@ class DoksCluster(pulumi.ComponentResource):
             region=config.region,
             ip_range=config.vpc_cidr,
             description=f"swarm stack {name}",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
 
         # Cluster: created with the newest patch of the configured minor.
@@ -94,7 +96,7 @@ class DoksCluster(pulumi.ComponentResource):
             ),
             # Volumes created through Kubernetes are left alone when the
             # cluster is destroyed (destroy_all_associated_resources stays off).
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["version"]),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, ignore_changes=["version"]),
         )
 
         cluster.version.apply(lambda running: warn_on_minor_mismatch(name, config.version, running))

@@ -103,9 +103,13 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         config: HetznerConfig,
         admin_cidrs: list[str],
         hcloud_token: pulumi.Input[str],
+        protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Create the cluster; with `protect`, Pulumi refuses to delete its network, server IPs and K3s servers."""
         super().__init__("swarm:hetzner:K3sCluster", name, None, opts)
+        # The resources whose loss takes the cluster's datastore or addresses with it.
+        kept = pulumi.ResourceOptions(parent=self, protect=protect)
         child = pulumi.ResourceOptions(parent=self)
         addresses = plan_addresses(config)
         zone = hetzner_facts.network_zone(config.location)
@@ -116,7 +120,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             f"{name}-network",
             ip_range=config.network_ip_range,
             labels=labels,
-            opts=child,
+            opts=kept,
         )
         subnet = hcloud.NetworkSubnet(
             f"{name}-subnet",
@@ -124,7 +128,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             type="cloud",
             network_zone=zone,
             ip_range=addresses.subnet,
-            opts=child,
+            opts=kept,
         )
 
         # Hetzner firewalls filter only the public interface; node-to-node and
@@ -170,7 +174,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 location=config.location,
                 auto_delete=False,
                 labels=labels,
-                opts=child,
+                opts=kept,
             )
             for index in range(config.control_plane.count)
         ]
@@ -225,6 +229,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                     public_ip=server_ips[index],
                     user_data=pulumi.Output.secret(user_data),
                     labels={**labels, "swarm-role": "server"},
+                    protect=protect,
                 )
             )
 
@@ -389,6 +394,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         public_ip: hcloud.PrimaryIp | None,
         user_data: pulumi.Output[str],
         labels: dict[str, str],
+        protect: bool = False,
     ) -> hcloud.Server:
         public_net = hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv6_enabled=True)
         if public_ip is not None:
@@ -412,6 +418,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             labels=labels,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                protect=protect,
                 depends_on=[subnet],
                 # A changed cloud-init template, image or key list must never
                 # replace a running node: replacing a K3s server destroys its

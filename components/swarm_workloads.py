@@ -73,16 +73,20 @@ class SwarmWorkloads(pulumi.ComponentResource):
         swarms: list[Swarm],
         storage_class_name: Optional[pulumi.Input[str]],
         pool_label: Optional[str] = None,
+        protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Create the swarms.
 
         `storage_class_name` None means the cluster's default storage class.
         With `pool_label`, containers run only on nodes that carry that label,
-        which keeps them off a platform's system or control plane nodes.
+        which keeps them off a platform's system or control plane nodes. With
+        `protect`, Pulumi refuses to delete the namespaces, which hold the
+        workspace PVCs.
         """
         super().__init__("swarm:workloads:SwarmWorkloads", name, None, opts)
         self._pool_label = pool_label
+        self._protect = protect
         namespaces = {}
         for swarm in swarms:
             namespaces[swarm.name] = self._swarm(name, swarm, storage_class_name)
@@ -106,7 +110,7 @@ class SwarmWorkloads(pulumi.ComponentResource):
             # Deleting a namespace deletes its PVCs, so removing a swarm from
             # the config leaves its namespace, and the workspaces in it, in
             # the cluster. Adding the swarm back adopts the namespace again.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=self._protect),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         namespace_name_output = namespace.metadata.name

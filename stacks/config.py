@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from stacks.config_base import ConfigModel, QuantityText, WholeNumber, duplicates, last_index
 from stacks.config_checks import (
@@ -119,6 +119,17 @@ class StackConfig(ConfigModel):
         description="where the cluster runs: hetzner-k3s, doks, or kubeconfig for an existing cluster",
         examples=["hetzner-k3s"],
     )
+    # Declared before admin_cidrs, whose validator reads it.
+    allow_public_admin: bool = Field(
+        default=False,
+        description="allow swarm:adminCidrs to cover the whole internet; logs a warning",
+        examples=[True],
+    )
+    protect: Optional[bool] = Field(
+        default=None,
+        description="protect the cluster, control plane nodes, network and IPs from deletion; default: true for every stack but dev",
+        examples=[True],
+    )
     admin_cidrs: Optional[list[Annotated[str, AfterValidator(check_admin_cidr)]]] = Field(
         default=None,
         min_length=1,
@@ -143,8 +154,14 @@ class StackConfig(ConfigModel):
 
     @field_validator("admin_cidrs")
     @classmethod
-    def _cidrs_not_world(cls, cidrs: Optional[list[str]]) -> Optional[list[str]]:
-        return None if cidrs is None else check_admin_cidr_list(cidrs)
+    def _cidrs_not_world(cls, cidrs: Optional[list[str]], info: ValidationInfo) -> Optional[list[str]]:
+        if cidrs is None:
+            return None
+        return check_admin_cidr_list(cidrs, allow_public=bool(info.data.get("allow_public_admin")))
+
+    def protect_for(self, stack: str) -> bool:
+        """Tell whether data-holding resources are protected: swarm:protect, or true for every stack but dev."""
+        return self.protect if self.protect is not None else stack != "dev"
 
     @field_validator("swarms")
     @classmethod

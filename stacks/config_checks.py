@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import re
 from typing import Any
 
@@ -145,24 +146,30 @@ def check_admin_cidr(cidr: str) -> str:
         raise ValueError("must be a CIDR such as 203.0.113.7/32") from None
     if str(network) != cidr:
         raise ValueError(f"has host bits set or extra characters; the network is {network}")
-    if network.prefixlen == 0:
-        raise ValueError(
-            "opens the Kubernetes API and node SSH to the whole internet; list your own addresses instead"
-        )
     return cidr
 
 
-def check_admin_cidr_list(cidrs: list[str]) -> list[str]:
-    duplicates = sorted({cidr for cidr in cidrs if cidrs.count(cidr) > 1})
-    if duplicates:
-        raise ValueError(f"lists {', '.join(duplicates)} more than once; remove the repeats")
+def world_open_ranges(cidrs: list[str]) -> list[str]:
+    """Return 0.0.0.0/0 and ::/0 where the CIDRs, alone or together, cover the whole address space."""
+    open_ranges = []
     for version, everything in ((4, "0.0.0.0/0"), (6, "::/0")):
         networks = [ipaddress.ip_network(cidr) for cidr in cidrs if ipaddress.ip_network(cidr).version == version]
         if ipaddress.ip_network(everything) in ipaddress.collapse_addresses(networks):
-            raise ValueError(
-                f"together cover {everything}, which opens the Kubernetes API and node SSH to the "
-                "whole internet; list your own addresses instead"
-            )
+            open_ranges.append(everything)
+    return open_ranges
+
+
+def check_admin_cidr_list(cidrs: list[str], allow_public: bool) -> list[str]:
+    duplicates = sorted({cidr for cidr in cidrs if cidrs.count(cidr) > 1})
+    if duplicates:
+        raise ValueError(f"lists {', '.join(duplicates)} more than once; remove the repeats")
+    open_ranges = world_open_ranges(cidrs)
+    if open_ranges and not allow_public:
+        raise ValueError(
+            f"swarm:adminCidrs = {json.dumps(cidrs)} covers {' and '.join(open_ranges)}, which opens the "
+            "Kubernetes API and node SSH to the whole internet; list your own addresses, or set "
+            "swarm:allowPublicAdmin to true if that is what you want"
+        )
     return cidrs
 
 

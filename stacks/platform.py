@@ -19,6 +19,7 @@ from components.doks import DoksCluster
 from components.existing_cluster import ExistingCluster
 from components.hetzner_k3s import HetznerK3sCluster
 from stacks.config import StackConfig
+from stacks.config_checks import world_open_ranges
 from stacks.config_loader import StackConfigError
 
 
@@ -67,22 +68,30 @@ def check_digitalocean_token() -> None:
     )
 
 
-def build_cluster(name: str, config: StackConfig) -> Cluster:
+def build_cluster(name: str, config: StackConfig, protect: bool = False) -> Cluster:
     """Create the cluster of the platform that the stack config names."""
+    if config.admin_cidrs and config.allow_public_admin:
+        open_ranges = world_open_ranges(config.admin_cidrs)
+        if open_ranges:
+            pulumi.log.warn(
+                f"swarm:adminCidrs covers {' and '.join(open_ranges)}: the Kubernetes API and node SSH are open to "
+                "the whole internet, because swarm:allowPublicAdmin is true"
+            )
     if config.platform == "hetzner-k3s":
-        return _hetzner_k3s(name, config)
+        return _hetzner_k3s(name, config, protect)
     if config.platform == "doks":
-        return _doks(name, config)
+        return _doks(name, config, protect)
     return _existing(name, config)
 
 
-def _hetzner_k3s(name: str, config: StackConfig) -> Cluster:
+def _hetzner_k3s(name: str, config: StackConfig, protect: bool) -> Cluster:
     assert config.hetzner is not None and config.admin_cidrs is not None  # checked by parse_stack_config
     cluster = HetznerK3sCluster(
         name,
         config=config.hetzner,
         admin_cidrs=config.admin_cidrs,
         hcloud_token=read_hcloud_token(),
+        protect=protect,
     )
     has_agents = any(pool.count > 0 for pool in config.hetzner.workers)
     return Cluster(
@@ -102,10 +111,10 @@ def _hetzner_k3s(name: str, config: StackConfig) -> Cluster:
     )
 
 
-def _doks(name: str, config: StackConfig) -> Cluster:
+def _doks(name: str, config: StackConfig, protect: bool) -> Cluster:
     assert config.doks is not None and config.admin_cidrs is not None  # checked by parse_stack_config
     check_digitalocean_token()
-    cluster = DoksCluster(name, config=config.doks, admin_cidrs=config.admin_cidrs)
+    cluster = DoksCluster(name, config=config.doks, admin_cidrs=config.admin_cidrs, protect=protect)
     return Cluster(
         provider=cluster.provider,
         storage_class_name=cluster.storage_class_name,

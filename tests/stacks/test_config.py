@@ -152,8 +152,9 @@ def test_world_open_admin_cidr_rejected():
 
     message = error_for(values)
 
-    assert "swarm:adminCidrs[0] = 0.0.0.0/0" in message
+    assert 'swarm:adminCidrs = ["0.0.0.0/0"] covers 0.0.0.0/0' in message
     assert "whole internet" in message
+    assert "swarm:allowPublicAdmin" in message
 
 
 def test_ipv6_world_open_admin_cidr_rejected():
@@ -343,8 +344,8 @@ def test_secret_key_value_never_echoed():
 @pytest.mark.parametrize(
     ("cidrs", "reason"),
     [
-        (["0.0.0.0/1", "128.0.0.0/1"], "together cover 0.0.0.0/0"),
-        (["::/1", "8000::/1"], "together cover ::/0"),
+        (["0.0.0.0/1", "128.0.0.0/1"], "covers 0.0.0.0/0"),
+        (["::/1", "8000::/1"], "covers ::/0"),
         (["203.0.113.7/32", "203.0.113.7/32"], "more than once"),
         (["not-a-cidr"], "must be a CIDR such as 203.0.113.7/32"),
         (["999.1.1.1/32"], "must be a CIDR such as 203.0.113.7/32"),
@@ -457,3 +458,23 @@ def test_unknown_platform_lists_platforms():
 
     assert "invalid config swarm:platform = eks" in message
     assert "'hetzner-k3s', 'doks' or 'kubeconfig'" in message
+
+
+def test_public_admin_allowed_when_asked():
+    values = swarm_values()
+    values["adminCidrs"] = ["0.0.0.0/0", "::/0"]
+    values["allowPublicAdmin"] = True
+
+    config = parse_stack_config(values)
+
+    assert config.admin_cidrs == ["0.0.0.0/0", "::/0"]
+    assert config.allow_public_admin is True
+
+
+@pytest.mark.parametrize(("stack", "setting", "expected"), [("dev", None, False), ("prod", None, True), ("dev", True, True), ("prod", False, False)])
+def test_protect_default_by_stack(stack, setting, expected):
+    values = swarm_values()
+    if setting is not None:
+        values["protect"] = setting
+
+    assert parse_stack_config(values).protect_for(stack) is expected
