@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.swarm_workloads import SSH_ENTRY_NAMESPACE, container_dns_name, egress_without_metadata
+from components.swarm_workloads import SSH_ENTRY_NAMESPACE, container_dns_name
 from stacks.config import DEFAULT_SWARM_IMAGE, Swarm
 
 JUMP_PORT = 2222
@@ -177,7 +177,34 @@ class SshEntry(pulumi.ComponentResource):
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=JUMP_PORT)]
                     )
                 ],
-                egress=egress_without_metadata(),
+                # The jump host only forwards to sshd in the swarms and looks
+                # their names up in the cluster DNS.
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/part-of": "swarm"})
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port_number)
+                            for port_number in sorted({swarm.ssh_port for swarm in swarms})
+                        ],
+                    ),
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                )
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(protocol="UDP", port=53),
+                            k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=53),
+                        ],
+                    ),
+                ],
             ),
             opts=in_namespace,
         )

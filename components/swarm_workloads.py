@@ -17,6 +17,15 @@ AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
 # Set by the StatefulSet controller on every pod since Kubernetes 1.28.
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
+# What a SwarmContainer keeps of the default capabilities: sshd needs SETUID,
+# SETGID, SYS_CHROOT and AUDIT_WRITE to separate privileges and log users in,
+# and the linuxserver image's start scripts need CHOWN, DAC_OVERRIDE, FOWNER,
+# FSETID and KILL to prepare the home folder and run their services. The root
+# filesystem stays writable, because those scripts write /etc and /run.
+# NOTE: the list is read from what sshd and the image's scripts do, not
+# tried on a running cluster.
+CONTAINER_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SYS_CHROOT")
+
 # The cloud metadata service. On Hetzner it serves each server's user data,
 # which contains the K3s join token, to any process that can reach it.
 METADATA_SERVICE_CIDR = "169.254.169.254/32"
@@ -263,7 +272,11 @@ class SwarmWorkloads(pulumi.ComponentResource):
                         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
                         period_seconds=10,
                     ),
-                    security_context=k8s.core.v1.SecurityContextArgs(privileged=False),
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        privileged=False,
+                        allow_privilege_escalation=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=list(CONTAINER_CAPABILITIES)),
+                    ),
                     volume_mounts=[
                         k8s.core.v1.VolumeMountArgs(name="workspace", mount_path=swarm.workspace_path),
                         k8s.core.v1.VolumeMountArgs(name="ssh-keys", mount_path=AUTHORIZED_KEYS_DIR, read_only=True),

@@ -117,10 +117,13 @@ def test_jump_host_key_is_secret(dev_preview):
     assert secret.inputs["stringData"] == "[secret]"
 
 
-def test_jump_host_cannot_reach_metadata(dev_applied):
+def test_jump_host_reaches_only_sshd_and_dns(dev_applied):
     spec = dev_applied.named("swarm-dev-ssh-network-policy").raw_inputs["spec"]
-    (rule,) = spec["egress"]
+    to_swarms, to_dns = spec["egress"]
 
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    assert {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}} in rule["to"]
+    assert to_swarms["to"] == [{"namespaceSelector": {"matchLabels": {"app.kubernetes.io/part-of": "swarm"}}}]
+    assert to_swarms["ports"] == [{"protocol": "TCP", "port": 2222}]
+    assert to_dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert "ipBlock" not in str(spec["egress"])
     assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 2222}]}]

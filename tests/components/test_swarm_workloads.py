@@ -162,3 +162,17 @@ def test_removed_swarm_keeps_namespace(dev_preview):
 
     assert namespace.retain_on_delete is True
     assert statefulset.retain_on_delete is False
+
+
+def test_containers_drop_capabilities(dev_applied):
+    pod = dev_applied.named("swarm-dev-swarms-agents-statefulset").raw_inputs["spec"]["template"]["spec"]
+    security = pod["containers"][0]["securityContext"]
+
+    assert security["privileged"] is False
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert "NET_RAW" not in security["capabilities"]["add"]
+    assert "SYS_ADMIN" not in security["capabilities"]["add"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "hostNetwork" not in pod
+    assert "hostPID" not in pod
