@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from stacks.config_base import ConfigModel, QuantityText, WholeNumber, duplicates, last_index
 from stacks.config_checks import (
@@ -46,6 +46,10 @@ PLATFORM_SECTIONS = {"hetzner-k3s": "hetzner", "doks": "doks", "kubeconfig": "ku
 PLATFORMS_WITH_ADMIN_ACCESS = ("hetzner-k3s", "doks")
 
 DEFAULT_SWARM_IMAGE = "lscr.io/linuxserver/openssh-server:latest"
+
+# The smallest volume each cloud platform creates: Hetzner 10 GB, DigitalOcean
+# 1 GiB (the volume limits in stacks/price_catalog.yaml, with their sources).
+MINIMUM_STORAGE = {"hetzner-k3s": "10Gi", "doks": "1Gi"}
 
 # The SSH entry's namespace is swarm-ssh, so no swarm may be named ssh.
 RESERVED_SWARM_NAMES = ("ssh",)
@@ -158,6 +162,19 @@ class StackConfig(ConfigModel):
         if cidrs is None:
             return None
         return check_admin_cidr_list(cidrs, allow_public=bool(info.data.get("allow_public_admin")))
+
+    @model_validator(mode="after")
+    def _storage_fits_platform(self) -> StackConfig:
+        minimum = MINIMUM_STORAGE.get(self.platform)
+        if minimum is None:
+            return self
+        for index, swarm in enumerate(self.swarms):
+            if parse_quantity(swarm.storage) < parse_quantity(minimum):
+                raise ValueError(
+                    f"swarm:swarms[{index}].storage = {swarm.storage} is below {minimum}, the smallest volume on "
+                    f"{self.platform}; fix with: pulumi config set --path 'swarm:swarms[{index}].storage' {minimum}"
+                )
+        return self
 
     def protect_for(self, stack: str) -> bool:
         """Tell whether data-holding resources are protected: swarm:protect, or true for every stack but dev."""

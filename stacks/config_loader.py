@@ -86,19 +86,30 @@ def parse_stack_config(
         config = StackConfig.model_validate(dict(values), by_alias=True, by_name=False)
     except ValidationError as error:
         problems = error.errors(include_url=False)
-        # Unknown keys first: a misspelt key usually explains a missing one.
+        missing = {tuple(problem["loc"]) for problem in problems if problem["type"] == "missing"}
+        # A misspelt key and the missing key it was meant to be are one
+        # problem: the line of the misspelt key says how to rename it.
+        renamed = {_meant_key(tuple(problem["loc"])) for problem in problems if problem["type"] == "extra_forbidden"}
+        problems = [problem for problem in problems if not (problem["type"] == "missing" and tuple(problem["loc"]) in renamed)]
         problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")
-        lines += [_describe(problem, set(secret_keys)) for problem in problems]
+        lines += [_describe(problem, set(secret_keys), missing) for problem in problems]
     if lines:
         raise StackConfigError("\n".join(dict.fromkeys(lines)))
     return config
 
 
-def _describe(problem: Mapping[str, Any], secret_keys: set[str]) -> str:
+def _describe(problem: Mapping[str, Any], secret_keys: set[str], missing: set[tuple] = frozenset()) -> str:
     location = tuple(problem["loc"])
     key = _config_path(location)
 
     if problem["type"] == "extra_forbidden":
+        meant = _meant_key(location)
+        if meant in missing:
+            return (
+                f"unknown config key {key}: did you mean {_config_path(meant)}, which is missing? "
+                f"rename the key in the stack file, or run: pulumi config rm {_path_flag(key)}{_quote(key)} "
+                f"and set {_config_path(meant)}"
+            )
         return _describe_unknown_key(location, key)
 
     example = _example_value(location)
@@ -136,6 +147,16 @@ def _display_value(value: Any, location: tuple, secret_keys: set[str]) -> str:
         return "[private key, not shown]"
     text = text.replace("\n", "\\n")
     return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _meant_key(location: tuple) -> Optional[tuple]:
+    """Return the location of the valid key nearest to an unknown one, if any is near."""
+    try:
+        valid = _valid_keys(location[:-1])
+    except (KeyError, TypeError):
+        return None
+    nearest = difflib.get_close_matches(str(location[-1]), valid, n=1, cutoff=0.5)
+    return location[:-1] + (nearest[0],) if nearest else None
 
 
 def _describe_unknown_key(location: tuple, key: str) -> str:

@@ -94,12 +94,15 @@ def test_volume_size_rounding(request_size, minimum, expected):
     assert volume_size_gb(request_size, minimum) == expected
 
 
-def test_small_hetzner_volumes_billed_at_minimum(write_stack):
-    config = dev_config()
-    config["swarm:swarms"][0]["storage"] = "2Gi"
+def test_small_volumes_billed_at_minimum():
+    statefulset = PricedResource(
+        "kubernetes:apps/v1:StatefulSet",
+        "old-swarm",
+        {"spec": {"replicas": 3, "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": "2Gi"}}}}]}},
+    )
+    server = PricedResource("hcloud:index/server:Server", "node", {"serverType": "cx23", "location": "fsn1", "publicNets": [{"ipv4Enabled": False}]})
 
-    plan = run_plan(str(write_stack(config)))
-    cost = price_resources(plan.stack, plan.resources, CATALOG)
+    cost = price_resources("old", [server, statefulset], CATALOG)
     (storage,) = [line for line in cost.lines if line.category == "storage"]
 
     assert storage.quantity_low == 30

@@ -82,8 +82,11 @@ def test_misspelt_key_exits_2_with_one_line(write_stack):
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: unknown config key swarm:hetzner.locaton: did you mean swarm:hetzner.location?")
-    assert lines[1].startswith("error: missing config key swarm:hetzner.location")
+    assert lines == [
+        "error: unknown config key swarm:hetzner.locaton: did you mean swarm:hetzner.location, which is missing? "
+        "rename the key in the stack file, or run: pulumi config rm --path 'swarm:hetzner.locaton' "
+        "and set swarm:hetzner.location"
+    ]
 
 
 def test_invalid_value_exits_2(write_stack):
