@@ -267,6 +267,9 @@ class SshEntry(pulumi.ComponentResource):
                     readiness_probe=k8s.core.v1.ProbeArgs(
                         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"), period_seconds=10
                     ),
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"), initial_delay_seconds=30, period_seconds=30
+                    ),
                     security_context=k8s.core.v1.SecurityContextArgs(
                         allow_privilege_escalation=False,
                         read_only_root_filesystem=True,

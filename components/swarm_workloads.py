@@ -272,6 +272,14 @@ class SwarmWorkloads(pulumi.ComponentResource):
                         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
                         period_seconds=10,
                     ),
+                    # Restarts a container whose sshd stopped answering; the
+                    # long delay leaves the image's first start time to set up.
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
+                        initial_delay_seconds=120,
+                        period_seconds=30,
+                        failure_threshold=4,
+                    ),
                     security_context=k8s.core.v1.SecurityContextArgs(
                         privileged=False,
                         allow_privilege_escalation=False,
