@@ -249,3 +249,31 @@ def test_agents_get_only_agent_token(dev_applied):
     assert agent["token"] == server["agent-token"]
     assert server["token"] not in agent_user_data
     assert server["token"] != server["agent-token"]
+
+
+def test_firewall_keeps_node_ports_closed(dev_preview):
+    for rule in dev_preview.named("swarm-dev-firewall").inputs["rules"]:
+        port = rule.get("port")
+        if port is None:
+            continue
+        assert port != "any"
+        low, _, high = port.partition("-")
+        assert not (int(low) <= 32767 and int(high or low) >= 30000), port
+
+
+def test_every_credential_output_is_secret(dev_applied):
+    for name, value in dev_applied.outputs.items():
+        if any(word in name for word in ("kubeconfig", "key", "token", "password")) and name != "ssh_known_hosts":
+            assert value == SECRET, name
+
+
+def test_credential_inputs_are_secret(dev_preview):
+    expected = {
+        "swarm-dev-read-kubeconfig": "connection",
+        "swarm-dev-k8s": "kubeconfig",
+        "swarm-dev-csi-token": "stringData",
+        "swarm-dev-ssh-host-key-secret": "stringData",
+        "swarm-dev-server-0": "userData",
+    }
+    for name, key in expected.items():
+        assert key in dev_preview.named(name).secret_inputs, name

@@ -98,3 +98,12 @@ def test_run_scripts_pass_shellcheck(name, tmp_path):
             path.write_text(script)
             result = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
             assert result.returncode == 0, result.stdout
+
+
+def test_ci_script_passes_shellcheck():
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is not installed; .ci/run installs it with apt-get")
+
+    result = subprocess.run(["shellcheck", str(ROOT / ".ci" / "run")], capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stdout
