@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="list the resources a stack would create, offline, with no credentials")
     plan.add_argument("stack", help="stack name (Pulumi.<stack>.yaml at the project root) or a stack file path")
     plan.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    plan.add_argument("--output", metavar="FILE", help="write the plan to FILE instead of standard output")
 
     cost = commands.add_parser("cost", help="monthly cost of stacks, side by side, from the price catalog")
     cost.add_argument("stacks", nargs="*", help="stack names or stack file paths, priced from their offline plans")

@@ -18,6 +18,22 @@ from stacks.cost_sources import PricedResource
 SECRET_PREFIX = "[secret"
 _VALUE_LIMIT = 80
 
+# Inputs whose change replaces the resource instead of updating it: fields
+# that the Kubernetes API keeps immutable, and arguments that the providers
+# mark ForceNew (terraform-provider-hcloud for a server's location,
+# terraform-provider-digitalocean for a cluster's region and VPC, a VPC's
+# region and range, and a node pool's size).
+# NOTE: the list covers the inputs this program sets; it is not every
+# ForceNew argument of these providers.
+REPLACING_INPUTS = {
+    "hcloud:index/server:Server": ("location",),
+    "digitalocean:index/kubernetesCluster:KubernetesCluster": ("region", "vpcUuid"),
+    "digitalocean:index/vpc:Vpc": ("region", "ipRange"),
+    "digitalocean:index/kubernetesNodePool:KubernetesNodePool": ("size",),
+    "kubernetes:apps/v1:StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy"),
+    "kubernetes:storage.k8s.io/v1:StorageClass": ("provisioner", "reclaimPolicy", "volumeBindingMode", "parameters"),
+}
+
 
 @dataclass(frozen=True)
 class InputChange:
@@ -26,6 +42,9 @@ class InputChange:
     path: str
     before: str
     after: str
+    # "replaces" when the change replaces the resource, "ignored" when the
+    # resource ignores the input after creation.
+    effect: str = ""
 
 
 @dataclass
@@ -33,6 +52,23 @@ class ResourceUpdate:
     type: str
     name: str
     changes: list[InputChange]
+
+    @property
+    def replaces(self) -> bool:
+        return any(change.effect == "replaces" for change in self.changes)
+
+    @property
+    def ignored(self) -> bool:
+        return all(change.effect == "ignored" for change in self.changes)
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """A resource created or deleted, with what its options do to that."""
+
+    type: str
+    name: str
+    note: str = ""
 
 
 @dataclass
@@ -43,15 +79,20 @@ class StackDiff:
     status: str  # "added", "removed", "changed", "unchanged" or "failed"
     platform_before: Optional[str] = None
     platform_after: Optional[str] = None
-    creates: list[tuple[str, str]] = field(default_factory=list)
-    deletes: list[tuple[str, str]] = field(default_factory=list)
+    creates: list[ResourceChange] = field(default_factory=list)
+    deletes: list[ResourceChange] = field(default_factory=list)
     updates: list[ResourceUpdate] = field(default_factory=list)
     cost_before: Optional[StackCost] = None
     cost_after: Optional[StackCost] = None
     errors: list[str] = field(default_factory=list)
 
-    def counts(self) -> str:
-        return f"+{len(self.creates)} ~{len(self.updates)} -{len(self.deletes)}"
+    @property
+    def replacements(self) -> list[ResourceUpdate]:
+        return [update for update in self.updates if update.replaces]
+
+    @property
+    def in_place_updates(self) -> list[ResourceUpdate]:
+        return [update for update in self.updates if not update.replaces and not update.ignored]
 
 
 def _text(value: Any) -> str:
@@ -98,8 +139,29 @@ def _flatten(value: Any, path: str = "") -> dict[str, Any]:
     return {path: value}
 
 
-def input_changes(before: dict[str, Any], after: dict[str, Any]) -> list[InputChange]:
-    """List the inputs that differ, secrets shown only as changed."""
+def _effect(resource_type: str, path: str, ignored: list[str]) -> str:
+    def under(prefixes) -> bool:
+        return any(path == prefix or path.startswith((prefix + ".", prefix + "[")) for prefix in prefixes)
+
+    if under(ignored):
+        return "ignored"
+    if under(REPLACING_INPUTS.get(resource_type, ())):
+        return "replaces"
+    return ""
+
+
+def input_changes(
+    before: dict[str, Any], after: dict[str, Any], resource_type: str = "", ignored: Optional[list[str]] = None
+) -> list[InputChange]:
+    """List the inputs that differ, secrets shown only as changed, each with its effect on the resource."""
+    changes = _input_changes(before, after)
+    return [
+        InputChange(change.path, change.before, change.after, _effect(resource_type, change.path, ignored or []))
+        for change in changes
+    ]
+
+
+def _input_changes(before: dict[str, Any], after: dict[str, Any]) -> list[InputChange]:
     old, new = _flatten(before), _flatten(after)
     changes = []
     for path in sorted(set(old) | set(new)):
@@ -158,11 +220,12 @@ def diff_plans(
 
     old = {item["urn"]: item for item in (before or {}).get("resources", [])}
     new = {item["urn"]: item for item in (after or {}).get("resources", [])}
-    result.creates = [(new[urn]["type"], new[urn]["name"]) for urn in new if urn not in old]
-    result.deletes = [(old[urn]["type"], old[urn]["name"]) for urn in old if urn not in new]
+    result.creates = [ResourceChange(new[urn]["type"], new[urn]["name"]) for urn in new if urn not in old]
+    result.deletes = [ResourceChange(old[urn]["type"], old[urn]["name"], _deletion_note(old[urn])) for urn in old if urn not in new]
     for urn in new:
         if urn in old:
-            changes = input_changes(old[urn]["inputs"], new[urn]["inputs"])
+            ignored = (old[urn].get("options") or {}).get("ignoreChanges") or []
+            changes = input_changes(old[urn]["inputs"], new[urn]["inputs"], new[urn]["type"], ignored)
             if changes:
                 result.updates.append(ResourceUpdate(new[urn]["type"], new[urn]["name"], changes))
 
@@ -170,9 +233,18 @@ def diff_plans(
         result.status = "added"
     elif after is None:
         result.status = "removed"
-    elif not (result.creates or result.deletes or result.updates):
+    elif not (result.creates or result.deletes or [update for update in result.updates if not update.ignored]):
         result.status = "unchanged"
     return result
+
+
+def _deletion_note(resource: dict[str, Any]) -> str:
+    options = resource.get("options") or {}
+    if options.get("protect"):
+        return "protected: the update fails until swarm:protect is turned off"
+    if options.get("retainOnDelete"):
+        return "kept in the cluster: Pulumi only forgets it"
+    return ""
 
 
 def cost_change(diff: StackDiff, currency: str) -> Optional[tuple[Decimal, Decimal, Decimal, Decimal]]:

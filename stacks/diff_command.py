@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,8 +37,11 @@ def _last_line(output: str, exit_code: int) -> str:
 
 
 def default_base() -> str:
-    """Return the merge base of HEAD with main, or with origin/main where only the remote branch exists."""
-    for branch in ("main", "origin/main"):
+    """Return the merge base of HEAD with origin/main, or with main where there is no remote branch.
+
+    The remote branch comes first, because a local main is often behind it.
+    """
+    for branch in ("origin/main", "main"):
         probe = subprocess.run(["git", "rev-parse", "--verify", "--quiet", branch], cwd=ROOT, capture_output=True, text=True)
         if probe.returncode == 0:
             return _git("merge-base", "HEAD", branch)
@@ -46,14 +50,16 @@ def default_base() -> str:
 
 @contextmanager
 def checkout(ref: Optional[str]) -> Iterator[Path]:
-    """Yield a folder with the files of `ref`, or the project itself for the working tree."""
+    """Yield the project folder in a checkout of `ref`, or the project itself for the working tree."""
     if ref is None:
         yield ROOT
         return
+    # The project may sit in a subfolder of the repository.
+    prefix = _git("rev-parse", "--show-prefix")
     folder = Path(tempfile.mkdtemp(prefix="swarm-diff-"))
     try:
         _git("worktree", "add", "--detach", "--force", str(folder / "tree"), ref)
-        yield folder / "tree"
+        yield folder / "tree" / prefix
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder / "tree")], cwd=ROOT, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
@@ -63,16 +69,25 @@ def stack_names(folder: Path) -> set[str]:
     return {path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in folder.glob("Pulumi.*.yaml")}
 
 
+_PLAN_TIMEOUT_SECONDS = 600
+
+
 def plan_in(folder: Path, stack: str, tag_key: str) -> tuple[Optional[dict[str, Any]], Optional[str]]:
     """Run the offline plan of one stack with the code of `folder`; return the plan or the error."""
     environment = dict(os.environ, **{SECRET_TAG_KEY_VARIABLE: tag_key})
-    result = subprocess.run(
-        [sys.executable, "-m", "stacks", "plan", str(folder / f"Pulumi.{stack}.yaml"), "--format", "json"],
-        cwd=folder, env=environment, capture_output=True, text=True, timeout=600,
-    )
-    if result.returncode != 0:
-        return None, f"plan failed: {_last_line(result.stderr, result.returncode)}"
-    return json.loads(result.stdout), None
+    with tempfile.TemporaryDirectory(prefix="swarm-plan-") as scratch:
+        output = Path(scratch) / "plan.json"
+        command = [sys.executable, "-m", "stacks", "plan", str(folder / f"Pulumi.{stack}.yaml"), "--format", "json", "--output", str(output)]
+        try:
+            result = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True, timeout=_PLAN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return None, f"plan failed: timed out after {_PLAN_TIMEOUT_SECONDS} seconds"
+        if result.returncode != 0 or not output.exists():
+            return None, f"plan failed: {_last_line(result.stderr, result.returncode)}"
+        try:
+            return json.loads(output.read_text()), None
+        except json.JSONDecodeError as error:
+            return None, f"plan failed: the plan file is not JSON ({error.msg})"
 
 
 def _read_plan(path: str) -> dict[str, Any]:
@@ -80,9 +95,30 @@ def _read_plan(path: str) -> dict[str, Any]:
         document = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise StackConfigError(f"cannot read plan file {path}: {error}") from None
-    if not isinstance(document, dict) or "resources" not in document or "stack" not in document:
+    resources = document.get("resources") if isinstance(document, dict) else None
+    well_formed = isinstance(resources, list) and isinstance(document.get("stack"), str) and all(
+        isinstance(item, dict) and {"urn", "type", "name"} <= set(item) and isinstance(item.get("inputs", {}), dict)
+        for item in resources
+    )
+    if not well_formed:
         raise StackConfigError(f"{path} is not the output of `python -m stacks plan --format json`")
+    for item in resources:
+        item.setdefault("inputs", {})
     return document
+
+
+# The exit code when a stack could not be planned on one side: the comment is
+# printed, and CI still goes red.
+EXIT_PLAN_FAILED = 3
+
+
+def _stop_on_sigterm() -> None:
+    # A terminated run unwinds like an interrupted one, so that the git
+    # worktrees it added are removed.
+    def stop(signal_number: int, frame: object) -> None:
+        raise SystemExit(128 + signal_number)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def run_diff_command(arguments: argparse.Namespace) -> int:
@@ -90,12 +126,20 @@ def run_diff_command(arguments: argparse.Namespace) -> int:
     if arguments.before_plan or arguments.after_plan:
         if not (arguments.before_plan and arguments.after_plan):
             raise StackConfigError("give both --before-plan and --after-plan, each a file from `python -m stacks plan --format json`")
+        if arguments.base or arguments.head or arguments.stack:
+            raise StackConfigError("--base, --head and --stack choose git versions; they do not apply to --before-plan and --after-plan")
         before, after = _read_plan(arguments.before_plan), _read_plan(arguments.after_plan)
+        if before["stack"] != after["stack"]:
+            raise StackConfigError(
+                f"the plan files are of different stacks, {before['stack']} and {after['stack']}; compare two plans of one stack"
+            )
         diffs = [diff_plans(after["stack"], before, after, catalog, arguments.usd_per_eur)]
         print(render(diffs, catalog, arguments.before_plan, arguments.after_plan, arguments.format == "markdown"), end="")
         return 0
 
+    _stop_on_sigterm()
     base = arguments.base or default_base()
+    base_label = f"{arguments.base} ({_git('rev-parse', '--short', base)})" if arguments.base else _git("rev-parse", "--short", base)
     # One key for both sides of this run only: secret tags match across the
     # two plans and mean nothing afterwards.
     tag_key = secrets.token_hex(16)
@@ -103,6 +147,11 @@ def run_diff_command(arguments: argparse.Namespace) -> int:
     with checkout(base) as before_folder, checkout(arguments.head) as after_folder:
         names = sorted(stack_names(before_folder) | stack_names(after_folder))
         if arguments.stack:
+            unknown = sorted(set(arguments.stack) - set(names))
+            if unknown:
+                raise StackConfigError(
+                    f"no stack file for --stack {', '.join(unknown)} in either version; stacks: {', '.join(names) or 'none'}"
+                )
             names = [name for name in names if name in arguments.stack]
         for name in names:
             errors = []
@@ -113,12 +162,12 @@ def run_diff_command(arguments: argparse.Namespace) -> int:
             if (after_folder / f"Pulumi.{name}.yaml").exists():
                 after, error = plan_in(after_folder, name, tag_key)
                 errors += [f"after: {error}"] if error else []
-            diff = diff_plans(name, before, after, catalog, arguments.usd_per_eur)
             if errors:
-                diff.errors += errors
-                diff.status = "failed"
-            diffs.append(diff)
+                # Without both plans a comparison would list every resource as created or deleted.
+                diffs.append(StackDiff(stack=name, status="failed", errors=errors))
+            else:
+                diffs.append(diff_plans(name, before, after, catalog, arguments.usd_per_eur))
 
     head_label = arguments.head or WORKING_TREE
-    print(render(diffs, catalog, base[:12], head_label, arguments.format == "markdown"), end="")
-    return 0
+    print(render(diffs, catalog, base_label, head_label, arguments.format == "markdown"), end="")
+    return EXIT_PLAN_FAILED if any(diff.status == "failed" for diff in diffs) else 0

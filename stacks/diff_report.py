@@ -21,14 +21,14 @@ def _signed(amount: Decimal) -> str:
 
 def _percent(before: Decimal, after: Decimal) -> str:
     if before == 0:
-        return "new" if after else "0%"
+        return "from zero" if after else "0%"
     return f"{(after - before) / before * 100:+.1f}%"
 
 
 def change_text(diff: StackDiff) -> str:
     """Describe a stack's cost change, as a range when autoscaling pools make the cost one."""
     values = cost_change(diff, CURRENCY)
-    if values is None:
+    if values is None or diff.status == "failed":
         return "unknown"
     before_low, before_high, after_low, after_high = values
     low = f"{_signed(after_low - before_low)} ({_percent(before_low, after_low)})"
@@ -53,64 +53,92 @@ def _platform(diff: StackDiff) -> str:
     return diff.platform_after or diff.platform_before or "-"
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _resources(diff: StackDiff) -> str:
     if diff.status == "failed":
         return "plan failed"
     labels = {"added": "stack added, ", "removed": "stack removed, ", "unchanged": "no changes"}
     if diff.status == "unchanged":
         return labels["unchanged"]
-    return f"{labels.get(diff.status, '')}{len(diff.creates)} to create, {len(diff.updates)} to update, {len(diff.deletes)} to delete"
+    text = (
+        f"{labels.get(diff.status, '')}{len(diff.creates)} to create, {len(diff.in_place_updates)} to update, "
+        f"{len(diff.replacements)} to replace, {len(diff.deletes)} to delete"
+    )
+    return text
 
 
 def headline(diffs: list[StackDiff]) -> str:
     """Summarise the total monthly cost change over all stacks in one sentence."""
-    known = [diff for diff in diffs if cost_change(diff, CURRENCY) is not None]
     if not diffs:
         return "No stacks found."
-    before_low = sum((cost_change(diff, CURRENCY)[0] for diff in known), Decimal(0))
-    after_low = sum((cost_change(diff, CURRENCY)[2] for diff in known), Decimal(0))
-    before_high = sum((cost_change(diff, CURRENCY)[1] for diff in known), Decimal(0))
-    after_high = sum((cost_change(diff, CURRENCY)[3] for diff in known), Decimal(0))
+    failed = [diff for diff in diffs if diff.status == "failed"]
+    unpriced = [diff for diff in diffs if diff.status != "failed" and cost_change(diff, CURRENCY) is None]
+    known = [cost_change(diff, CURRENCY) for diff in diffs if diff.status != "failed" and cost_change(diff, CURRENCY) is not None]
+    before = (sum((values[0] for values in known), Decimal(0)), sum((values[1] for values in known), Decimal(0)))
+    after = (sum((values[2] for values in known), Decimal(0)), sum((values[3] for values in known), Decimal(0)))
     changed = [diff for diff in diffs if diff.status != "unchanged"]
-    if not changed:
-        return f"No infrastructure changes in {len(diffs)} stacks; the estimated monthly cost stays {money_range((before_low, before_high), CURRENCY)}."
 
-    delta = after_low - before_low
-    if delta > 0:
-        verb = "raises"
-    elif delta < 0:
-        verb = "lowers"
-    else:
-        verb = "keeps"
-    if verb == "keeps":
-        sentence = f"This change keeps the estimated monthly cost at {money_range((after_low, after_high), CURRENCY)}"
-    else:
+    if not changed:
+        sentence = f"No infrastructure changes in {_plural(len(diffs), 'stack')}; the estimated monthly cost stays {money_range(before, CURRENCY)}."
+    elif before == after:
         sentence = (
-            f"This change {verb} the estimated monthly cost by €{abs(delta):,.2f} ({_percent(before_low, after_low)}), "
-            f"from {money_range((before_low, before_high), CURRENCY)} to {money_range((after_low, after_high), CURRENCY)}"
+            f"This change keeps the estimated monthly cost of the priced stacks at {money_range(after, CURRENCY)}, "
+            f"with changes in {len(changed)} of {_plural(len(diffs), 'stack')}."
         )
-    sentence += f", over {len(changed)} of {len(diffs)} stacks."
-    unknown = len(diffs) - len(known)
-    if unknown:
-        sentence += f" {unknown} stacks could not be priced and are left out."
+    else:
+        low, high = after[0] - before[0], after[1] - before[1]
+        moves = f"{_signed(low)} ({_percent(before[0], after[0])})"
+        if low != high:
+            moves += f" at the low end and {_signed(high)} ({_percent(before[1], after[1])}) at the high end"
+        sentence = (
+            f"This change moves the estimated monthly cost of the priced stacks by {moves}, from "
+            f"{money_range(before, CURRENCY)} to {money_range(after, CURRENCY)}, with changes in "
+            f"{len(changed)} of {_plural(len(diffs), 'stack')}."
+        )
+    if failed:
+        sentence += f" {_plural(len(failed), 'stack')} failed to plan: {', '.join(diff.stack for diff in failed)}."
+    if unpriced:
+        sentence += f" {_plural(len(unpriced), 'stack')} could not be priced: {', '.join(diff.stack for diff in unpriced)}."
     return sentence
+
+
+def _markdown_code(text: str) -> str:
+    """Quote a value as Markdown code, so that HTML, mentions and table pipes in it stay plain text."""
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _details(diff: StackDiff, markdown: bool) -> list[str]:
     lines: list[str] = []
-    code = (lambda text: f"`{text}`") if markdown else (lambda text: text)
+    code = _markdown_code if markdown else (lambda text: text)
     bullet = "- " if markdown else "  "
     for message in diff.errors:
         lines.append(f"{bullet}error: {message}")
-    for kind, name in diff.creates:
-        lines.append(f"{bullet}+ create {code(kind)} {name}")
-    for kind, name in diff.deletes:
-        lines.append(f"{bullet}- delete {code(kind)} {name}")
+    for change in diff.creates:
+        lines.append(f"{bullet}+ create {code(change.type)} {change.name}")
+    for change in diff.deletes:
+        note = f" ({change.note})" if change.note else ""
+        lines.append(f"{bullet}- delete {code(change.type)} {change.name}{note}")
     for update in diff.updates:
-        lines.append(f"{bullet}~ update {code(update.type)} {update.name}")
+        if update.ignored:
+            verb = "~ unchanged"
+        elif update.replaces:
+            verb = "+- replace"
+        else:
+            verb = "~ update"
+        lines.append(f"{bullet}{verb} {code(update.type)} {update.name}")
         for change in update.changes:
-            lines.append(f"  {bullet}{code(change.path)}: {change.before} -> {change.after}")
+            effect = {"replaces": " (forces a replacement)", "ignored": " (ignored after creation)"}.get(change.effect, "")
+            lines.append(f"  {bullet}{code(change.path)}: {code(change.before)} -> {code(change.after)}{effect}")
     return lines
+
+
+_STACK_FILES_NOTE = (
+    "A stack file that is added or removed creates or destroys nothing by itself: "
+    "deploy.yml runs `pulumi up` only for the stacks in its matrix, and a stack is destroyed with `pulumi destroy`."
+)
 
 
 def render_markdown(diffs: list[StackDiff], catalog: Catalog, base: str, head: str) -> str:
@@ -135,6 +163,8 @@ def render_markdown(diffs: list[StackDiff], catalog: Catalog, base: str, head: s
         lines += ["", f"<details><summary>{diff.stack}: {_resources(diff)}</summary>", ""]
         lines += _details(diff, markdown=True)
         lines += ["", "</details>"]
+    if any(diff.status in ("added", "removed") for diff in diffs):
+        lines += ["", _STACK_FILES_NOTE]
     lines += [
         "",
         f"Offline plans of {base} and {head}, priced with the catalog of {catalog.updated_on} "
@@ -151,6 +181,8 @@ def render_text(diffs: list[StackDiff], catalog: Catalog, base: str, head: str) 
             f"{_cost(diff, 'after')}" + (f", {change_text(diff)}" if diff.status != "unchanged" else "")
         )
         lines += _details(diff, markdown=False)
+    if any(diff.status in ("added", "removed") for diff in diffs):
+        lines += ["", _STACK_FILES_NOTE]
     lines += ["", f"Plans of {base} and {head}; prices from the catalog of {catalog.updated_on}, EUR without VAT."]
     return "\n".join(lines) + "\n"
 

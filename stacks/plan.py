@@ -69,7 +69,19 @@ class PlannedResource:
     protect: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+            # The resource options that change what an update or a deletion does.
+            "options": {
+                "protect": self.protect,
+                "ignoreChanges": self.ignore_changes,
+                "retainOnDelete": self.retain_on_delete,
+            },
+        }
 
 
 @dataclass
@@ -156,21 +168,39 @@ def read_stack_file(path: Path) -> StackFile:
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
         full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            # Encrypted with the stack's secrets provider, which the offline
-            # plan cannot reach, so the program gets a placeholder marked
-            # secret. The placeholder follows the ciphertext, so that a diff
-            # of two plans sees that the secret changed.
-            fingerprint = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
-            config[full_key] = f"offline-plan-placeholder-{fingerprint}"
+        value, has_secret = _replace_secure_values(value)
+        if has_secret:
             secret_keys.append(full_key)
-        else:
-            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+        config[full_key] = value if isinstance(value, str) else json.dumps(value)
     for key, placeholder in _PLACEHOLDER_SECRETS.items():
         if key not in config:
             config[key] = placeholder
             secret_keys.append(key)
     return StackFile(path, stack, project, config, secret_keys)
+
+
+def _replace_secure_values(value: Any) -> tuple[Any, bool]:
+    """Replace every `{secure: <ciphertext>}` in a config value with a placeholder; tell whether there was one.
+
+    The values are encrypted with the stack's secrets provider, which the
+    offline plan cannot reach, so the program gets placeholders, and the whole
+    key is marked secret. A placeholder follows its ciphertext, so that a diff
+    of two plans sees that the secret changed.
+    """
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        fingerprint = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+        return f"offline-plan-placeholder-{fingerprint}", True
+    if isinstance(value, dict):
+        found = False
+        replaced = {}
+        for key, item in value.items():
+            replaced[key], secret = _replace_secure_values(item)
+            found = found or secret
+        return replaced, found
+    if isinstance(value, list):
+        items = [_replace_secure_values(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

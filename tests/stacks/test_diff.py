@@ -67,7 +67,7 @@ def test_new_swarm_creates_its_resources(write_stack, monkeypatch):
     after = plan_json(write_stack, config, monkeypatch)
 
     diff = diff_plans("dev", before, after, CATALOG)
-    created = {name for _, name in diff.creates}
+    created = {change.name for change in diff.creates}
 
     assert {"swarm-dev-swarms-review-namespace", "swarm-dev-swarms-review-statefulset", "swarm-dev-swarms-review-service"} <= created
     assert diff.deletes == []
@@ -87,7 +87,7 @@ def test_changed_secret_shows_only_as_changed(write_stack, monkeypatch):
     assert updates_by_name(diff)["swarm-dev-csi-token"] == {"stringData": ("[secret]", "[secret] (changed)")}
     assert "CIPHERTEXT" not in text
     assert "offline-plan-placeholder" not in text
-    assert "`stringData`: [secret] -> [secret] (changed)" in text
+    assert "`stringData`: `[secret]` -> `[secret] (changed)`" in text
 
 
 def test_unchanged_secret_not_reported(write_stack, monkeypatch):
@@ -131,20 +131,21 @@ def test_markdown_comment_text(write_stack, monkeypatch):
     expected_start = f"""{COMMENT_MARKER}
 ### Infrastructure plan diff
 
-This change lowers the estimated monthly cost by €32.60 (-46.7%), from €69.78 to €37.18, over 2 of 2 stacks.
+This change moves the estimated monthly cost of the priced stacks by -€32.60 (-46.7%), from €69.78 to €37.18, with changes in 2 of 2 stacks.
 
 | stack | platform | resources | cost before | cost after | change |
 |---|---|---|---:|---:|---:|
-| dev | hetzner-k3s | 0 to create, 2 to update, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |
-| staging | hetzner-k3s | stack removed, 0 to create, 0 to update, 39 to delete | €34.89 | - | -€34.89 (-100.0%) |
+| dev | hetzner-k3s | 0 to create, 2 to update, 0 to replace, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |
+| staging | hetzner-k3s | stack removed, 0 to create, 0 to update, 0 to replace, 39 to delete | €34.89 | - | -€34.89 (-100.0%) |
 
-<details><summary>dev: 0 to create, 2 to update, 0 to delete</summary>
+<details><summary>dev: 0 to create, 2 to update, 0 to replace, 0 to delete</summary>
 
 - ~ update `kubernetes:apps/v1:StatefulSet` swarm-dev-swarms-agents-statefulset
-  - `spec.replicas`: 3 -> 5
+  - `spec.replicas`: `3` -> `5`
 """
     assert text.startswith(expected_start)
-    assert "<details><summary>staging: stack removed, 0 to create, 0 to update, 39 to delete</summary>" in text
+    assert "<details><summary>staging: stack removed, 0 to create, 0 to update, 0 to replace, 39 to delete</summary>" in text
+    assert "creates or destroys nothing by itself" in text
     assert text.rstrip().endswith("Secrets show only whether they changed.")
 
 
@@ -184,8 +185,8 @@ def test_diff_between_git_refs(branch_clone):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(COMMENT_MARKER)
-    assert "| dev | hetzner-k3s | 0 to create, 2 to update, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |" in result.stdout
-    assert "| qa | hetzner-k3s | stack added, 39 to create, 0 to update, 0 to delete | - | €37.18 |" in result.stdout
+    assert "| dev | hetzner-k3s | 0 to create, 2 to update, 0 to replace, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |" in result.stdout
+    assert "| qa | hetzner-k3s | stack added, 39 to create, 0 to update, 0 to replace, 0 to delete | - | €37.18 |" in result.stdout
     assert "| local | kubeconfig | stack removed," in result.stdout
     assert "| prod | doks | no changes |" in result.stdout
 
@@ -218,3 +219,124 @@ def test_diff_needs_both_plan_files(tmp_path):
 
     assert result.returncode == 2
     assert "give both --before-plan and --after-plan" in result.stderr
+
+
+def test_location_change_shows_replacement(write_stack, monkeypatch):
+    before = plan_json(write_stack, dev_config(), monkeypatch)
+    config = dev_config()
+    config["swarm:hetzner"]["location"] = "hel1"
+    after = plan_json(write_stack, config, monkeypatch)
+
+    diff = diff_plans("dev", before, after, CATALOG)
+    text = render_markdown([diff], CATALOG, "base", "head")
+
+    assert "swarm-dev-server-0" in {update.name for update in diff.replacements}
+    assert "+- replace `hcloud:index/server:Server` swarm-dev-server-0" in text
+    assert "`location`: `fsn1` -> `hel1` (forces a replacement)" in text
+
+
+def test_ignored_input_not_counted_as_update(monkeypatch):
+    before = {"stack": "prod", "resources": [{"urn": "u", "type": "digitalocean:index/kubernetesNodePool:KubernetesNodePool", "name": "pool",
+                                              "inputs": {"nodeCount": 3}, "options": {"ignoreChanges": ["nodeCount"]}}]}
+    after = {"stack": "prod", "resources": [dict(before["resources"][0], inputs={"nodeCount": 4})]}
+
+    diff = diff_plans("prod", before, after, CATALOG)
+
+    assert diff.status == "unchanged"
+    assert diff.in_place_updates == []
+
+
+def test_retained_delete_is_noted(write_stack, monkeypatch):
+    before = plan_json(write_stack, dev_config(), monkeypatch)
+    config = dev_config()
+    config["swarm:swarms"].append({"name": "review", "replicas": 1, "sshPublicKeys": [BOB_KEY]})
+    with_review = plan_json(write_stack, config, monkeypatch)
+
+    diff = diff_plans("dev", with_review, before, CATALOG)
+    notes = {change.name: change.note for change in diff.deletes}
+
+    assert notes["swarm-dev-swarms-review-namespace"] == "kept in the cluster: Pulumi only forgets it"
+    assert notes["swarm-dev-swarms-review-statefulset"] == ""
+
+
+def test_markdown_values_cannot_inject_html(write_stack, monkeypatch):
+    before = plan_json(write_stack, dev_config(), monkeypatch)
+    config = dev_config()
+    config["swarm:swarms"][0]["image"] = "registry/evil:tag"
+    after = plan_json(write_stack, config, monkeypatch)
+    after["resources"][-1]["inputs"]["note"] = "<!-- hidden @team | x"
+
+    text = render_markdown([diff_plans("dev", before, after, CATALOG)], CATALOG, "base", "head")
+
+    assert "`(none)` -> `<!-- hidden @team \\| x`" in text
+
+
+def test_failed_plan_lists_no_resources(branch_clone):
+    prod = yaml.safe_load((branch_clone / "Pulumi.prod.yaml").read_text())
+    prod["config"]["swarm:swarms"][0]["replicas"] = -8
+    (branch_clone / "Pulumi.prod.yaml").write_text(yaml.safe_dump(prod, sort_keys=False))
+    try:
+        result = run_diff(branch_clone, "--base", "main", "--stack", "prod", "--format", "markdown")
+    finally:
+        run_git(branch_clone, "checkout", "--quiet", "Pulumi.prod.yaml")
+
+    assert result.returncode == 3
+    assert "| prod | - | plan failed |" in result.stdout
+    assert "delete `digitalocean" not in result.stdout
+    assert "1 stack failed to plan: prod." in result.stdout
+
+
+def test_unknown_stack_filter_rejected(branch_clone):
+    result = run_diff(branch_clone, "--base", "main", "--stack", "nosuch")
+
+    assert result.returncode == 2
+    assert "no stack file for --stack nosuch" in result.stderr
+
+
+def test_plan_files_of_different_stacks_rejected(tmp_path, write_stack, monkeypatch):
+    dev_plan = plan_json(write_stack, dev_config(), monkeypatch)
+    other = dict(dev_plan, stack="prod")
+    (tmp_path / "a.json").write_text(json.dumps(dev_plan))
+    (tmp_path / "b.json").write_text(json.dumps(other))
+
+    result = run_diff(ROOT, "--before-plan", str(tmp_path / "a.json"), "--after-plan", str(tmp_path / "b.json"))
+
+    assert result.returncode == 2
+    assert "different stacks" in result.stderr
+
+
+@pytest.mark.parametrize("document", [{"stack": "dev", "resources": None}, {"stack": "dev", "resources": [{"urn": "u"}]}])
+def test_malformed_plan_file_rejected(tmp_path, document):
+    (tmp_path / "a.json").write_text(json.dumps(document))
+
+    result = run_diff(ROOT, "--before-plan", str(tmp_path / "a.json"), "--after-plan", str(tmp_path / "a.json"))
+
+    assert result.returncode == 2
+    assert "is not the output of `python -m stacks plan --format json`" in result.stderr
+
+
+def test_print_in_program_does_not_break_plan_files(branch_clone):
+    program = branch_clone / "__main__.py"
+    original = program.read_text()
+    program.write_text(original + "\nprint('debug output')\n")
+    try:
+        result = run_diff(branch_clone, "--base", "main", "--stack", "dev")
+    finally:
+        program.write_text(original)
+
+    assert result.returncode == 0, result.stderr
+    assert "spec.replicas: 3 -> 5" in result.stdout
+
+
+def test_nested_secure_value_stays_secret(write_stack, monkeypatch, capsys):
+    config = dev_config()
+    config["swarm:swarms"][0]["image"] = {"secure": "v1:NESTEDCIPHERTEXT=="}
+
+    from stacks.__main__ import main
+
+    exit_code = main(["plan", str(write_stack(config))])
+    output = capsys.readouterr()
+
+    assert exit_code == 2
+    assert "NESTEDCIPHERTEXT" not in output.err
+    assert "swarm:swarms[0].image = [secret]" in output.err

@@ -49,7 +49,7 @@ def test_plan_json_format():
 
     assert result.returncode == 0
     assert document["stack"] == "dev"
-    assert all(set(resource) == {"urn", "type", "name", "parent", "inputs"} for resource in document["resources"])
+    assert all(set(resource) == {"urn", "type", "name", "parent", "inputs", "options"} for resource in document["resources"])
     by_name = {resource["name"]: resource for resource in document["resources"]}
     assert by_name["swarm-dev-server-0"]["inputs"]["userData"] == "[secret]"
     assert by_name["swarm-dev-server-0"]["parent"] == by_name["swarm-dev"]["urn"]
