@@ -330,7 +330,7 @@ def test_print_in_program_does_not_break_plan_files(branch_clone):
 
 def test_nested_secure_value_stays_secret(write_stack, monkeypatch, capsys):
     config = dev_config()
-    config["swarm:swarms"][0]["image"] = {"secure": "v1:NESTEDCIPHERTEXT=="}
+    config["swarm:swarms"][0]["replicas"] = {"secure": "v1:NESTEDCIPHERTEXT=="}
 
     from stacks.__main__ import main
 
@@ -339,4 +339,5 @@ def test_nested_secure_value_stays_secret(write_stack, monkeypatch, capsys):
 
     assert exit_code == 2
     assert "NESTEDCIPHERTEXT" not in output.err
-    assert "swarm:swarms[0].image = [secret]" in output.err
+    assert "swarm:swarms[0].replicas = [secret]" in output.err
+    assert "offline-plan-placeholder" not in output.err

@@ -107,3 +107,28 @@ def test_ci_script_passes_shellcheck():
     result = subprocess.run(["shellcheck", str(ROOT / ".ci" / "run")], capture_output=True, text=True)
 
     assert result.returncode == 0, result.stdout
+
+
+def test_credentials_come_from_environments():
+    preview = load("preview.yml")["jobs"]["pulumi-preview"]
+    deploy = load("deploy.yml")["jobs"]["up"]
+
+    assert preview["environment"] == "preview"
+    assert deploy["environment"] == "${{ matrix.stack }}"
+    assert deploy["strategy"]["max-parallel"] == 1
+    assert "workflow_dispatch" not in load("deploy.yml")[True]
+
+
+def test_failed_plan_fails_job_after_comment():
+    steps = load("preview.yml")["jobs"]["plan-diff"]["steps"]
+    names = [step.get("name", step.get("uses", "")) for step in steps]
+
+    assert names.index("Create or update the pull request comment") < names.index("Fail when a stack failed to plan")
+    assert steps[-1]["if"] == "steps.diff.outputs.status == '3'"
+
+
+def test_comment_search_ignores_human_comments():
+    steps = load("preview.yml")["jobs"]["plan-diff"]["steps"]
+    (script_step,) = [step for step in steps if step.get("uses", "").startswith("actions/github-script")]
+
+    assert 'comment.user.type === "Bot"' in script_step["with"]["script"]
