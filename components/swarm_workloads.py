@@ -17,9 +17,9 @@ AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
 # Set by the StatefulSet controller on every pod since Kubernetes 1.28.
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
-# What a SwarmContainer keeps of the default capabilities: sshd needs SETUID,
-# SETGID, SYS_CHROOT and AUDIT_WRITE to separate privileges and log users in,
-# and the linuxserver image's start scripts need CHOWN, DAC_OVERRIDE, FOWNER,
+# The default capabilities that a SwarmContainer keeps. sshd needs SETUID,
+# SETGID, SYS_CHROOT and AUDIT_WRITE to separate privileges and log users in.
+# The linuxserver image's start scripts need CHOWN, DAC_OVERRIDE, FOWNER,
 # FSETID and KILL to prepare the home folder and run their services. The root
 # filesystem stays writable, because those scripts write /etc and /run.
 # NOTE: the list is read from what sshd and the image's scripts do, not
@@ -272,8 +272,9 @@ class SwarmWorkloads(pulumi.ComponentResource):
                         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
                         period_seconds=10,
                     ),
-                    # Restarts a container whose sshd stopped answering; the
-                    # long delay leaves the image's first start time to set up.
+                    # Restarts a container whose sshd stopped accepting
+                    # connections. The long delay leaves the image's first
+                    # start time to set up.
                     liveness_probe=k8s.core.v1.ProbeArgs(
                         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="ssh"),
                         initial_delay_seconds=120,

@@ -18,11 +18,11 @@ from stacks.cost_sources import PricedResource
 SECRET_PREFIX = "[secret"
 _VALUE_LIMIT = 80
 
-# Inputs whose change replaces the resource instead of updating it: fields
-# that the Kubernetes API keeps immutable, and arguments that the providers
-# mark ForceNew (terraform-provider-hcloud for a server's location,
-# terraform-provider-digitalocean for a cluster's region and VPC, a VPC's
-# region and range, and a node pool's size).
+# Inputs whose change replaces the resource instead of updating it. Some are
+# fields that the Kubernetes API keeps immutable. The others are arguments
+# that the providers mark ForceNew: terraform-provider-hcloud for a server's
+# location, and terraform-provider-digitalocean for a cluster's region and
+# VPC, a VPC's region and range, and a node pool's size.
 # NOTE: the list covers the inputs this program sets; it is not every
 # ForceNew argument of these providers.
 REPLACING_INPUTS = {

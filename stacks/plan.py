@@ -185,7 +185,7 @@ def _replace_secure_values(value: Any) -> tuple[Any, bool]:
     The values are encrypted with the stack's secrets provider, which the
     offline plan cannot reach, so the program gets placeholders, and the whole
     key is marked secret. A placeholder follows its ciphertext, so that a diff
-    of two plans sees that the secret changed.
+    of two plans detects that the secret changed.
     """
     if isinstance(value, dict) and set(value) == {"secure"}:
         fingerprint = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
