@@ -75,7 +75,7 @@ def render_jump_authorized_keys(swarms: list[Swarm]) -> str:
         for key in swarm.ssh_public_keys:
             key_id = " ".join(key.split()[:2])
             targets = destinations.setdefault(key_id, [])
-            targets += [f"{container_dns_name(swarm, n)}:{swarm.ssh_port}" for n in range(swarm.replicas)]
+            targets += [f"{container_dns_name(swarm, n)}:{swarm.ssh_port}" for n in range(swarm.running_replicas)]
 
     lines = []
     for key_id, targets in destinations.items():
@@ -98,7 +98,7 @@ def render_ssh_config(jump_alias: str, jump_host: str, jump_port: int, swarms: l
         "",
     ]
     for swarm in swarms:
-        for ordinal in range(swarm.replicas):
+        for ordinal in range(swarm.running_replicas):
             lines += [
                 f"Host {swarm.name}-{ordinal}",
                 f"  HostName {container_dns_name(swarm, ordinal)}",

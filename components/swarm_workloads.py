@@ -14,6 +14,10 @@ SSH_ENTRY_NAMESPACE = "swarm-ssh"
 
 AUTHORIZED_KEYS_DIR = "/etc/swarm/ssh"
 
+# The number of workspaces a StatefulSet owns, which stays when a parked swarm
+# runs no containers; the cost report counts their volumes from it.
+WORKSPACES_ANNOTATION = "swarm/workspaces"
+
 # Set by the StatefulSet controller on every pod since Kubernetes 1.28.
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
@@ -184,10 +188,17 @@ class SwarmWorkloads(pulumi.ComponentResource):
 
         k8s.apps.v1.StatefulSet(
             f"{prefix}-statefulset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=swarm.name, namespace=namespace_name_output, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=swarm.name,
+                namespace=namespace_name_output,
+                labels=labels,
+                annotations={WORKSPACES_ANNOTATION: str(swarm.replicas)},
+            ),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=swarm.name,
-                replicas=swarm.replicas,
+                # Parking scales to zero. The PVCs stay (retention policy
+                # Retain), and running again attaches the same workspaces.
+                replicas=swarm.running_replicas,
                 # Containers are independent of each other, so they start and
                 # stop together instead of one ordinal at a time.
                 pod_management_policy="Parallel",

@@ -58,8 +58,18 @@ RESERVED_SWARM_NAMES = ("ssh",)
 class Swarm(ConfigModel):
     """One swarm: a StatefulSet of SSH-accessible containers, each with its own workspace volume."""
 
+    @property
+    def running_replicas(self) -> int:
+        """The containers that run: all of them, or none while the swarm is parked."""
+        return self.replicas if self.running else 0
+
     name: str = Field(description="swarm name, used in namespaces, DNS names and SSH host aliases", examples=["agents"])
     replicas: WholeNumber = Field(ge=0, le=1000, description="number of containers", examples=[3])
+    running: bool = Field(
+        default=True,
+        description="false parks the swarm: no containers run, and every workspace volume stays",
+        examples=[False],
+    )
     image: Annotated[str, AfterValidator(check_image_reference)] = Field(
         default=DEFAULT_SWARM_IMAGE, examples=[DEFAULT_SWARM_IMAGE]
     )

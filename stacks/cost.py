@@ -248,6 +248,9 @@ def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCo
         # Kubernetes runs one replica when the StatefulSet names none.
         replicas = int(_input(resource, "spec.replicas", 1))
         cost.containers += replicas
+        # A parked swarm runs no containers but keeps its workspaces.
+        annotations = (resource.inputs.get("metadata") or {}).get("annotations") or {}
+        workspaces = max(replicas, int(annotations.get("swarm/workspaces", replicas)))
         if provider is None:
             continue
         price = catalog.price(provider, "volume", location)
@@ -261,8 +264,9 @@ def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCo
                     f"that {provider} volumes may have"
                 )
             name = (resource.inputs.get("metadata") or {}).get("name", resource.name)
-            description = f"{replicas} x {size} GB volume ({request} requested) of swarm {name}"
-            cost.lines.append(_line("storage", resource.name, description, price, Decimal(replicas * size)))
+            parked = ", parked" if replicas == 0 and workspaces else ""
+            description = f"{workspaces} x {size} GB volume ({request} requested) of swarm {name}{parked}"
+            cost.lines.append(_line("storage", resource.name, description, price, Decimal(workspaces * size)))
 
 
 @dataclass(frozen=True)

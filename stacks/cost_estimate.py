@@ -73,9 +73,9 @@ def implied_resources(config: StackConfig) -> list[PricedResource]:
                 "kubernetes:apps/v1:StatefulSet",
                 swarm.name,
                 {
-                    "metadata": {"name": swarm.name},
+                    "metadata": {"name": swarm.name, "annotations": {"swarm/workspaces": str(swarm.replicas)}},
                     "spec": {
-                        "replicas": swarm.replicas,
+                        "replicas": swarm.running_replicas,
                         "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": swarm.storage}}}}],
                     },
                 },

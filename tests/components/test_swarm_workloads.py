@@ -176,3 +176,30 @@ def test_containers_drop_capabilities(dev_applied):
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "hostNetwork" not in pod
     assert "hostPID" not in pod
+
+
+def test_parked_swarm_keeps_workspaces(write_stack):
+    config = dev_config()
+    config["swarm:swarms"][0]["running"] = False
+
+    plan = run_plan(str(write_stack(config)), engine=ApplyMocks())
+    statefulset = plan.named("swarm-test-swarms-agents-statefulset").raw_inputs
+
+    assert statefulset["spec"]["replicas"] == 0
+    assert statefulset["metadata"]["annotations"] == {"swarm/workspaces": "3"}
+    assert statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert "Host agents-0" not in plan.outputs["ssh_config"]
+
+
+def test_running_again_restores_same_containers(write_stack):
+    parked = dev_config()
+    parked["swarm:swarms"][0]["running"] = False
+    running = dev_config()
+
+    before = run_plan(str(write_stack(parked)), engine=ApplyMocks()).named("swarm-test-swarms-agents-statefulset").raw_inputs
+    after = run_plan(str(write_stack(running)), engine=ApplyMocks()).named("swarm-test-swarms-agents-statefulset").raw_inputs
+
+    assert after["spec"]["replicas"] == 3
+    assert after["spec"]["volumeClaimTemplates"] == before["spec"]["volumeClaimTemplates"]
+    assert after["metadata"]["name"] == before["metadata"]["name"]

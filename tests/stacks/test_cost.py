@@ -187,3 +187,17 @@ def test_hetzner_hourly_never_above_monthly_cap():
     for price in CATALOG.prices:
         if price.provider == "hetzner" and price.hourly is not None and price.unit == "month":
             assert price.hourly < price.monthly, price.sku
+
+
+def test_parked_swarm_counts_storage_not_containers(write_stack):
+    config = dev_config()
+    config["swarm:swarms"][0]["running"] = False
+
+    plan = run_plan(str(write_stack(config)))
+    cost = price_resources(plan.stack, plan.resources, CATALOG)
+    (storage,) = [line for line in cost.lines if line.category == "storage"]
+
+    assert cost.containers == 0
+    assert storage.quantity_low == 60
+    assert "parked" in storage.description
+    assert cost.total("EUR") == (Decimal("34.89"), Decimal("34.89"))
