@@ -99,7 +99,7 @@ class SwarmWorkloads(pulumi.ComponentResource):
         """
         super().__init__("swarm:workloads:SwarmWorkloads", name, None, opts)
         self._pool_label = pool_label
-        self._protect = protect
+        self._protect_namespaces = protect
         namespaces = {}
         for swarm in swarms:
             namespaces[swarm.name] = self._swarm(name, swarm, storage_class_name)
@@ -123,7 +123,7 @@ class SwarmWorkloads(pulumi.ComponentResource):
             # Deleting a namespace deletes its PVCs, so removing a swarm from
             # the config leaves its namespace, and the workspaces in it, in
             # the cluster. Adding the swarm back adopts the namespace again.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=self._protect),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=self._protect_namespaces),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         namespace_name_output = namespace.metadata.name

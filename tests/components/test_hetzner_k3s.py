@@ -277,3 +277,13 @@ def test_credential_inputs_are_secret(dev_preview):
     }
     for name, key in expected.items():
         assert key in dev_preview.named(name).secret_inputs, name
+
+
+def test_firewall_opens_only_admin_ports(dev_preview):
+    rules = dev_preview.named("swarm-dev-firewall").inputs["rules"]
+    opened = {rule["port"] for rule in rules if rule["protocol"] in ("tcp", "udp")}
+
+    assert opened == {"22", "6443"}
+    for rule in rules:
+        if rule["protocol"] in ("tcp", "udp"):
+            assert rule["sourceIps"] == ["203.0.113.7/32"]

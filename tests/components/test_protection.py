@@ -77,3 +77,26 @@ def test_public_admin_rejected_without_flag(write_stack, cidrs):
 
     with pytest.raises(StackConfigError, match="swarm:allowPublicAdmin"):
         run_plan(str(write_stack(config)))
+
+
+def test_ha_control_plane_fully_protected(write_stack):
+    config = dev_config()
+    config["swarm:protect"] = True
+    config["swarm:hetzner"]["controlPlane"]["count"] = 3
+
+    plan = run_plan(str(write_stack(config)))
+
+    for index in range(3):
+        assert plan.named(f"swarm-test-server-{index}").protect is True, index
+        assert plan.named(f"swarm-test-server-{index}-ipv4").protect is True, index
+
+
+def test_swarm_workloads_stay_deletable(write_stack):
+    config = dev_config()
+    config["swarm:protect"] = True
+
+    plan = run_plan(str(write_stack(config)))
+
+    # Only the namespaces, which hold the PVCs, are protected; removing a swarm deletes its StatefulSet.
+    for suffix in ("statefulset", "service", "ssh-keys", "network-policy"):
+        assert plan.named(f"swarm-test-swarms-agents-{suffix}").protect is False, suffix

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from components.ssh_entry import JUMP_USER, SSHD_CONFIG, render_jump_authorized_keys, render_ssh_config
 from stacks.config import Swarm
 from tests.conftest import ALICE_KEY, BOB_KEY
@@ -125,5 +127,22 @@ def test_jump_host_reaches_only_sshd_and_dns(dev_applied):
     assert to_swarms["to"] == [{"namespaceSelector": {"matchLabels": {"app.kubernetes.io/part-of": "swarm"}}}]
     assert to_swarms["ports"] == [{"protocol": "TCP", "port": 2222}]
     assert to_dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert to_dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
     assert "ipBlock" not in str(spec["egress"])
     assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 2222}]}]
+
+
+def test_jump_start_command_passes_shellcheck(tmp_path):
+    import shutil
+    import subprocess
+
+    from components.ssh_entry import _START_SSHD
+
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is not installed; .ci/run installs it with apt-get")
+    path = tmp_path / "start.sh"
+    path.write_text("#!/bin/sh\n" + _START_SSHD + "\n")
+
+    result = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stdout

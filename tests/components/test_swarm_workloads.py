@@ -150,10 +150,14 @@ def test_component_exports_namespaces(component_mocks):
 
 def test_network_policy_blocks_metadata_service(dev_applied):
     (rule,) = dev_applied.named("swarm-dev-swarms-agents-network-policy").raw_inputs["spec"]["egress"]
-    blocks = [peer["ipBlock"] for peer in rule["to"] if "ipBlock" in peer]
 
-    assert {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]} in blocks
-    assert all(block["cidr"] != "169.254.169.254/32" for block in blocks)
+    assert rule == {
+        "to": [
+            {"namespaceSelector": {}},
+            {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}},
+            {"ipBlock": {"cidr": "::/0"}},
+        ]
+    }
 
 
 def test_removed_swarm_keeps_namespace(dev_preview):
@@ -171,8 +175,9 @@ def test_containers_drop_capabilities(dev_applied):
     assert security["privileged"] is False
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
-    assert "NET_RAW" not in security["capabilities"]["add"]
-    assert "SYS_ADMIN" not in security["capabilities"]["add"]
+    assert sorted(security["capabilities"]["add"]) == [
+        "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SYS_CHROOT"
+    ]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "hostNetwork" not in pod
     assert "hostPID" not in pod

@@ -128,3 +128,51 @@ def test_pack_wires_every_rule(monkeypatch, dev_applied):
     args = SimpleNamespace(resource_type=firewall.type, props=firewall.raw_inputs, urn=firewall.urn, opts=SimpleNamespace(protect=False))
     by_name["admin-ports-closed-to-world"].validate(args, lambda message, urn=None: reported.append(message))
     assert reported == ["firewall rule opens port 6443 to 0.0.0.0/0"]
+
+
+def staging(resource):
+    moved = copy.deepcopy(resource)
+    moved.urn = moved.urn.replace("urn:pulumi:dev::", "urn:pulumi:staging::").replace("urn:pulumi:prod::", "urn:pulumi:staging::")
+    return moved
+
+
+def test_unprotected_k3s_server_fails_outside_dev(dev_applied, prod_plan):
+    server = staging(dev_applied.named("swarm-dev-server-0"))
+    agent = staging(dev_applied.named("swarm-dev-general-0"))
+    cluster = staging(prod_plan.named("swarm-prod-cluster"))
+
+    assert violations(rules.control_plane_protected, server, protected=False) != []
+    assert violations(rules.control_plane_protected, cluster, protected=False) != []
+    assert violations(rules.control_plane_protected, agent, protected=False) == []
+
+
+@pytest.mark.parametrize("namespace", ["hostNetwork", "hostPID", "hostIPC"])
+def test_host_namespaces_fail_in_deployment(dev_applied, namespace):
+    deployment = copy.deepcopy(dev_applied.named("swarm-dev-ssh-deployment"))
+    deployment.raw_inputs["spec"]["template"]["spec"][namespace] = True
+
+    assert violations(rules.no_privileged_pods, deployment) == [f"pod sets {namespace}: true"]
+
+
+def test_privileged_init_container_fails(dev_applied):
+    statefulset = copy.deepcopy(dev_applied.named("swarm-dev-swarms-agents-statefulset"))
+    statefulset.raw_inputs["spec"]["template"]["spec"]["initContainers"] = [{"name": "setup", "securityContext": {"privileged": True}}]
+
+    assert violations(rules.no_privileged_pods, statefulset) == ["container setup is privileged"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"direction": "in", "protocol": "tcp", "port": "20-30", "sourceIps": ["0.0.0.0/0"]}, ["firewall rule opens port 22 to 0.0.0.0/0"]),
+        ({"direction": "in", "protocol": "tcp", "port": "6000-7000", "sourceIps": ["0::/0"]}, ["firewall rule opens port 6443 to 0::/0"]),
+        ({"direction": "in", "port": "22", "sourceIps": ["::/0"]}, ["firewall rule opens port 22 to ::/0"]),
+        ({"direction": "in", "protocol": "udp", "port": "22", "sourceIps": ["0.0.0.0/0"]}, []),
+        ({"direction": "in", "protocol": "tcp", "port": "8080", "sourceIps": ["0.0.0.0/0"]}, []),
+    ],
+)
+def test_firewall_rule_shapes(dev_applied, rule, expected):
+    firewall = copy.deepcopy(dev_applied.named("swarm-dev-firewall"))
+    firewall.raw_inputs["rules"] = [rule]
+
+    assert violations(rules.admin_ports_closed_to_world, firewall) == expected

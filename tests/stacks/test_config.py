@@ -237,6 +237,7 @@ def test_duplicate_swarm_names_rejected():
         ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "OpenSSH public key line"),
         ("ssh-ed25519 not*base64", "not a complete base64 SSH key"),
         (ALICE_KEY[:60], "not a complete base64 SSH key"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAEGFiY2RlZmdoaWprbG1ub3A=", "ed25519 key body of the wrong length"),
         (ALICE_KEY + "\n" + BOB_KEY, "contains a line break"),
         ("ssh-rsa " + ALICE_KEY.split()[1], "not a ssh-rsa key"),
     ],

@@ -194,3 +194,13 @@ def test_plan_local_lists_workloads_only():
     assert "kubernetes:apps/v1:StatefulSet  swarm-local-swarms-agents-statefulset" in result.stdout
     assert "hcloud:" not in result.stdout
     assert "digitalocean:" not in result.stdout
+
+
+def test_hcloud_token_from_environment_is_secret(monkeypatch):
+    monkeypatch.setenv("HCLOUD_TOKEN", "token-from-environment")
+    pulumi.runtime.set_all_config({}, [])
+
+    token = read_hcloud_token()
+
+    assert isinstance(token, pulumi.Output)
+    assert pulumi.runtime.sync_await._sync_await(token.is_secret()) is True
