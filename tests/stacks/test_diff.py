@@ -141,6 +141,7 @@ This change moves the estimated monthly cost of the priced stacks by -€32.60 (
 <details><summary>dev: 0 to create, 2 to update, 0 to replace, 0 to delete</summary>
 
 - ~ update `kubernetes:apps/v1:StatefulSet` swarm-dev-swarms-agents-statefulset
+  - `metadata.annotations.swarm/workspaces`: `3` -> `5`
   - `spec.replicas`: `3` -> `5`
 """
     assert text.startswith(expected_start)
