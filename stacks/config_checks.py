@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import ipaddress
 import json
 import re
-from typing import Any
+from typing import Any, Iterable, Optional
 
 # A DNS-1123 label. Swarm and pool names become parts of Kubernetes object
 # names and Hetzner server names, so they must be valid in both.
@@ -44,6 +45,12 @@ K3S_CLUSTER_CIDR = ipaddress.ip_network("10.42.0.0/16")
 K3S_SERVICE_CIDR = ipaddress.ip_network("10.43.0.0/16")
 
 _IMAGE_REFERENCE = re.compile(r"^[a-z0-9][a-z0-9._\-/:@]*$", re.IGNORECASE)
+
+
+def nearest_name(value: str, known: Iterable[str]) -> Optional[str]:
+    """Return the known name closest to a mistyped one, compared in lowercase, or None when none is close."""
+    matches = difflib.get_close_matches(value.lower(), list(known), n=1)
+    return matches[0] if matches else None
 
 
 def whole_number(value: Any) -> Any:

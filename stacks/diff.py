@@ -7,6 +7,7 @@ the new value; a secret shows only that it changed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
@@ -119,8 +120,6 @@ def _display_pair(before: str, after: str) -> tuple[str, str]:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 

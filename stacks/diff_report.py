@@ -75,8 +75,9 @@ def headline(diffs: list[StackDiff]) -> str:
     if not diffs:
         return "No stacks found."
     failed = [diff for diff in diffs if diff.status == "failed"]
-    unpriced = [diff for diff in diffs if diff.status != "failed" and cost_change(diff, CURRENCY) is None]
-    known = [cost_change(diff, CURRENCY) for diff in diffs if diff.status != "failed" and cost_change(diff, CURRENCY) is not None]
+    changes = {diff.stack: cost_change(diff, CURRENCY) for diff in diffs if diff.status != "failed"}
+    unpriced = [diff for diff in diffs if diff.stack in changes and changes[diff.stack] is None]
+    known = [values for values in changes.values() if values is not None]
     before = (sum((values[0] for values in known), Decimal(0)), sum((values[1] for values in known), Decimal(0)))
     after = (sum((values[2] for values in known), Decimal(0)), sum((values[3] for values in known), Decimal(0)))
     changed = [diff for diff in diffs if diff.status != "unchanged"]

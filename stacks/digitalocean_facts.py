@@ -7,9 +7,9 @@ region or size arrives with an SDK upgrade.
 
 from __future__ import annotations
 
-import difflib
-
 import pulumi_digitalocean as digitalocean
+
+from stacks.config_checks import nearest_name
 
 REGIONS: tuple[str, ...] = tuple(region.value for region in digitalocean.Region)
 DROPLET_SIZES: tuple[str, ...] = tuple(size.value for size in digitalocean.DropletSlug)
@@ -19,8 +19,8 @@ def check_region(region: str) -> str:
     """Validate a DigitalOcean region slug, suggesting the nearest known one."""
     if region in REGIONS:
         return region
-    nearest = difflib.get_close_matches(region.lower(), REGIONS, n=1)
-    hint = f" (nearest: {nearest[0]})" if nearest else ""
+    nearest = nearest_name(region, REGIONS)
+    hint = f" (nearest: {nearest})" if nearest else ""
     raise ValueError(f"must be a DigitalOcean region: one of {', '.join(REGIONS)}{hint}")
 
 
@@ -28,6 +28,6 @@ def check_droplet_size(size: str) -> str:
     """Validate a Droplet size slug, suggesting the nearest known one."""
     if size in DROPLET_SIZES:
         return size
-    nearest = difflib.get_close_matches(size.lower(), DROPLET_SIZES, n=1)
-    hint = f"; nearest: {nearest[0]}" if nearest else ""
+    nearest = nearest_name(size, DROPLET_SIZES)
+    hint = f"; nearest: {nearest}" if nearest else ""
     raise ValueError(f"must be a DigitalOcean Droplet size slug such as s-2vcpu-4gb{hint}")

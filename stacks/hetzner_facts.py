@@ -12,7 +12,7 @@ Sources, read on 2026-12-04:
 
 from __future__ import annotations
 
-import difflib
+from stacks.config_checks import nearest_name
 
 NETWORK_ZONES: dict[str, str] = {
     "fsn1": "eu-central",
@@ -43,6 +43,6 @@ def check_location(location: str) -> str:
     if location in NETWORK_ZONES:
         return location
     allowed = ", ".join(NETWORK_ZONES)
-    nearest = difflib.get_close_matches(location.lower(), NETWORK_ZONES, n=1)
-    hint = f" (nearest: {nearest[0]})" if nearest else ""
+    nearest = nearest_name(location, NETWORK_ZONES)
+    hint = f" (nearest: {nearest})" if nearest else ""
     raise ValueError(f"must be one of {allowed}{hint}")

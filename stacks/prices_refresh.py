@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
@@ -79,12 +79,17 @@ def _grouped_by_price(prices: list[dict]) -> list[tuple[list[str], Decimal, Opti
     return [(sorted(locations), monthly, hourly) for (monthly, hourly), locations in groups.items()]
 
 
-def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
-    """Read server, load balancer, volume and primary IPv4 prices from the Hetzner Cloud API."""
+def _read_prices(read: Callable[[str, str, datetime.date], list[Price]], base: str, token: str, today: datetime.date) -> list[Price]:
+    """Run one provider's reader, turning a response without the expected fields into a one-line error."""
     try:
-        return _hetzner_prices(base, token, today)
+        return read(base, token, today)
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
         raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
+
+
+def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
+    """Read server, load balancer, volume and primary IPv4 prices from the Hetzner Cloud API."""
+    return _read_prices(_hetzner_prices, base, token, today)
 
 
 def _hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
@@ -136,10 +141,7 @@ def _hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
 
 def digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     """Read Droplet prices from the DigitalOcean API; the monthly price is the cap of the hourly one."""
-    try:
-        return _digitalocean_prices(base, token, today)
-    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
-        raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
+    return _read_prices(_digitalocean_prices, base, token, today)
 
 
 def _digitalocean_prices(base: str, token: str, today: datetime.date) -> list[Price]:
