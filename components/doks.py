@@ -68,7 +68,7 @@ class DoksCluster(pulumi.ComponentResource):
         # lookup names a new patch as soon as DOKS offers it, so following
         # the lookup would upgrade the cluster at the next `pulumi up`
         # instead of in the window. The version is therefore ignored after
-        # creation, and a warning says when the configured minor and the
+        # creation, and a warning is logged when the configured minor and the
         # cluster's differ.
         prefixed = digitalocean.get_kubernetes_versions_output(version_prefix=f"{config.version}.")
         offered = digitalocean.get_kubernetes_versions_output()

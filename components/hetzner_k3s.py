@@ -109,7 +109,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         """Create the cluster; with `protect`, Pulumi refuses to delete its network, server IPs and K3s servers."""
         super().__init__("swarm:hetzner:K3sCluster", name, None, opts)
         # The resources whose loss takes the cluster's datastore or addresses with it.
-        kept = pulumi.ResourceOptions(parent=self, protect=protect)
+        protected_child = pulumi.ResourceOptions(parent=self, protect=protect)
         child = pulumi.ResourceOptions(parent=self)
         addresses = plan_addresses(config)
         zone = hetzner_facts.network_zone(config.location)
@@ -120,7 +120,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             f"{name}-network",
             ip_range=config.network_ip_range,
             labels=labels,
-            opts=kept,
+            opts=protected_child,
         )
         subnet = hcloud.NetworkSubnet(
             f"{name}-subnet",
@@ -128,7 +128,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             type="cloud",
             network_zone=zone,
             ip_range=addresses.subnet,
-            opts=kept,
+            opts=protected_child,
         )
 
         # Hetzner firewalls filter only the public interface; node-to-node and
@@ -174,7 +174,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 location=config.location,
                 auto_delete=False,
                 labels=labels,
-                opts=kept,
+                opts=protected_child,
             )
             for index in range(config.control_plane.count)
         ]

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument(
         "--on", metavar="PLATFORMS", help="also price each stack's swarms on these platforms, comma-separated: hetzner-k3s,doks"
     )
-    cost.add_argument("--from-preview", metavar="FILE", action="append", default=[], help="price the output of `pulumi preview --json`")
+    cost.add_argument("--from-preview", metavar="FILE", action="append", default=[], help="price the output of `pulumi preview --json --show-sames`")
     cost.add_argument("--from-state", metavar="FILE", action="append", default=[], help="price the output of `pulumi stack export`")
     cost.add_argument("--format", choices=["text", "json", "markdown"], default="text", help="output format")
     cost.add_argument("--usd-per-eur", type=_rate, metavar="RATE", help="exchange rate in USD per EUR; default: the catalog's dated rate")

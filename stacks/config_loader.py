@@ -88,7 +88,7 @@ def parse_stack_config(
         problems = error.errors(include_url=False)
         missing = {tuple(problem["loc"]) for problem in problems if problem["type"] == "missing"}
         # A misspelt key and the missing key it was meant to be are one
-        # problem, and the line of the misspelt key tells how to rename it.
+        # problem, so only the misspelt key's line is printed, with the rename.
         renamed = {_meant_key(tuple(problem["loc"])) for problem in problems if problem["type"] == "extra_forbidden"}
         problems = [problem for problem in problems if not (problem["type"] == "missing" and tuple(problem["loc"]) in renamed)]
         problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")

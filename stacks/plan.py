@@ -36,8 +36,8 @@ UNKNOWN = "[unknown]"
 
 # With this environment variable set, secrets print as "[secret:<tag>]", where
 # the tag is an HMAC of the value under that key. Two plans made with the same
-# key show whether a secret changed, and a key that lives only for one
-# `python -m stacks diff` run makes the tags useless for guessing values.
+# key show whether a secret changed. `python -m stacks diff` uses a key that
+# lives for one run only, so the tags are useless for guessing values.
 SECRET_TAG_KEY_VARIABLE = "SWARM_PLAN_SECRET_TAG_KEY"
 
 # Credentials that the program reads but the offline plan never uses. A stack

@@ -30,7 +30,7 @@ class Cluster:
     provider: k8s.Provider
     # None means the cluster's default storage class.
     storage_class_name: Optional[pulumi.Output[str]]
-    # How SSH reaches the jump host: a node port behind the platform's load
+    # The Service type of the SSH entry: a node port behind the platform's load
     # balancer or a given address, or a LoadBalancer Service of the cluster.
     ssh_service_type: Literal["NodePort", "LoadBalancer"]
     ssh_port: int

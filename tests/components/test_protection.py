@@ -1,4 +1,4 @@
-"""swarm:protect: what holds data or the cluster's identity is protected in every stack but dev."""
+"""swarm:protect: resources that contain data or the cluster's identity are protected in every stack but dev."""
 
 from __future__ import annotations
 

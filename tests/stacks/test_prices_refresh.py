@@ -28,7 +28,7 @@ class _RecordedApi(http.server.BaseHTTPRequestHandler):
     """Serve the recorded responses of both APIs, and reject requests without the expected token."""
 
     seen: list[tuple[str, str]] = []
-    # Responses that replace a recorded one, by path and page: the malformed answers of some tests.
+    # Responses that replace a recorded one, by path and page: the malformed responses of some tests.
     overrides: dict[tuple[str, str], str] = {}
 
     def do_GET(self) -> None:  # noqa: N802 - http.server method name

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows: valid against the workflow schema, and doing what the README says."""
+"""The GitHub Actions workflows: valid against the workflow schema, and doing what the README describes."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_run_scripts_pass_shellcheck(name, tmp_path):
         for index, step in enumerate(job["steps"]):
             if "run" not in step:
                 continue
-            # GitHub replaces ${{ ... }} before the shell runs; a plain word stands in for it.
+            # GitHub replaces ${{ ... }} before the shell runs, so a plain word replaces it here.
             script = "#!/bin/bash\n" + re.sub(r"\$\{\{[^}]*\}\}", "expression", step["run"])
             path = tmp_path / f"{job_name}-{index}.sh"
             path.write_text(script)
