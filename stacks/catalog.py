@@ -47,8 +47,6 @@ class Price(BaseModel):
     # Hardware of servers and Droplets, for choosing nodes.
     vcpus: Optional[int] = None
     memory_gb: Optional[Decimal] = None
-    # Limits that come with the SKU, such as a load balancer's targets.
-    limits: dict[str, int] = Field(default_factory=dict)
     read_on: datetime.date
     source: str
     # What the number applies to when the source qualifies it, such as a period.
@@ -68,12 +66,35 @@ class ExchangeRate(BaseModel):
 
 
 class VolumeLimits(BaseModel):
-    """The sizes one provider's volumes may have, in the unit its prices use."""
+    """The sizes one provider's volumes may have, in the unit its prices use, and how many a node takes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     minimum_gb: int
     maximum_gb: int
+    source: str
+    # The volumes that the scheduler lets one node attach: the count the
+    # platform's CSI driver reports for each node.
+    max_per_node: int
+    max_per_node_source: str
+
+
+class LoadBalancerLimits(BaseModel):
+    """What one load balancer type takes: listening services and targets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: int
+    targets: int
+
+
+class LoadBalancerTypes(BaseModel):
+    """The limits of one provider's load balancer types, with the day they were read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    types: dict[str, LoadBalancerLimits]
+    read_on: datetime.date
     source: str
 
 
@@ -85,6 +106,7 @@ class Catalog(BaseModel):
     updated_on: datetime.date
     exchange_rate: ExchangeRate
     volume_limits: dict[Provider, VolumeLimits]
+    load_balancer_limits: dict[Provider, LoadBalancerTypes] = Field(default_factory=dict)
     prices: list[Price]
 
     def price(self, provider: str, sku: str, location: str = "*") -> Price:
@@ -103,6 +125,13 @@ class Catalog(BaseModel):
             f"({CATALOG_PATH.name}); known SKUs: {', '.join(known)}; "
             "run `python -m stacks prices refresh` or add the price with its source"
         )
+
+    def hardware(self, provider: str, sku: str) -> Optional[Price]:
+        """Find any price of a server type or Droplet size, for its vCPUs and memory, which no location changes."""
+        for price in self.prices:
+            if price.provider == provider and price.sku == sku and price.vcpus and price.memory_gb:
+                return price
+        return None
 
     def of_kind(self, provider: str, kind: str, location: str = "*") -> list[Price]:
         """List the SKUs of one kind that have a price in a location."""

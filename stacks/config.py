@@ -23,6 +23,7 @@ from stacks.config_checks import (
     check_image_reference,
     check_quantity,
     check_ssh_public_key,
+    nearest_name,
     parse_quantity,
 )
 from stacks.config_doks import DoksConfig
@@ -84,6 +85,11 @@ class Swarm(ConfigModel):
         default=2222, ge=1, le=65535, description="port sshd listens on in the image", examples=[2222]
     )
     workspace_path: str = Field(default="/config", description="mount path of the workspace volume", examples=["/config"])
+    pool: Optional[str] = Field(
+        default=None,
+        description="worker pool the containers run on; default: any pool without taints",
+        examples=["general"],
+    )
 
     @field_validator("name")
     @classmethod
@@ -185,6 +191,33 @@ class StackConfig(ConfigModel):
                     f"{self.platform}; fix with: pulumi config set --path 'swarm:swarms[{index}].storage' {minimum}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _swarm_pools_exist(self) -> StackConfig:
+        pools = self.pool_names()
+        for index, swarm in enumerate(self.swarms):
+            if swarm.pool is None or (pools is not None and swarm.pool in pools):
+                continue
+            key = f"swarm:swarms[{index}].pool"
+            if not pools:
+                raise ValueError(
+                    f"{key} = {swarm.pool}, but platform {self.platform} has no worker pools to choose from; "
+                    f"remove the key with: pulumi config rm --path '{key}'"
+                )
+            nearest = nearest_name(swarm.pool, pools) or pools[0]
+            raise ValueError(
+                f"{key} = {swarm.pool} names no worker pool (pools: {', '.join(pools)}); "
+                f"fix with: pulumi config set --path '{key}' {nearest}"
+            )
+        return self
+
+    def pool_names(self) -> Optional[list[str]]:
+        """List the worker pools that swarms may name, or None when the platform section is missing."""
+        if self.platform == "hetzner-k3s":
+            return None if self.hetzner is None else [pool.name for pool in self.hetzner.workers]
+        if self.platform == "doks":
+            return None if self.doks is None else [pool.name for pool in self.doks.node_pools]
+        return []
 
     def protect_for(self, stack: str) -> bool:
         """Tell whether data-holding resources are protected: swarm:protect, or true for every stack but dev."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from stacks import digitalocean_facts
 from stacks.config_base import MIN_KUBERNETES_MINOR, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label
+from stacks.config_pools import Taint, check_node_labels
 
 DEFAULT_DOKS_VERSION = "1.34"
 
@@ -45,6 +46,14 @@ class DoksNodePool(ConfigModel):
         default=None, ge=1, description="number of nodes; optional with autoscale", examples=[2]
     )
     autoscale: Optional[Autoscale] = Field(default=None, examples=['{"min": 1, "max": 3}'])
+    labels: Annotated[dict[str, str], AfterValidator(check_node_labels)] = Field(
+        default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
+    )
+    taints: list[Taint] = Field(
+        default_factory=list,
+        description="taints of the pool's nodes; only swarms that name the pool run there",
+        examples=['[{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]'],
+    )
 
     @field_validator("name")
     @classmethod

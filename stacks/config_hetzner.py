@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from stacks import hetzner_facts
 from stacks.config_base import MIN_KUBERNETES_MINOR, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label, check_image_reference, check_node_network, whole_number
+from stacks.config_pools import Taint, check_node_labels
 
 DEFAULT_K3S_VERSION = "v1.34.1+k3s1"
 DEFAULT_SERVER_IMAGE = "ubuntu-24.04"
@@ -50,6 +51,14 @@ class WorkerPool(ConfigModel):
     )
     location: Optional[str] = Field(
         default=None, description="Hetzner location of this pool; default: swarm:hetzner.location", examples=["nbg1"]
+    )
+    labels: Annotated[dict[str, str], AfterValidator(check_node_labels)] = Field(
+        default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
+    )
+    taints: list[Taint] = Field(
+        default_factory=list,
+        description="taints of the pool's nodes; only swarms that name the pool run there",
+        examples=['[{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]'],
     )
 
     @field_validator("name")

@@ -95,6 +95,16 @@ def parse_stack_config(
         lines += [_describe(problem, set(secret_keys), missing) for problem in problems]
     if lines:
         raise StackConfigError("\n".join(dict.fromkeys(lines)))
+
+    # Imported here because the capacity check builds on the config models of this package.
+    from stacks.capacity import check_capacity
+    from stacks.catalog import load_catalog
+
+    capacity = check_capacity(config, load_catalog())
+    for warning in capacity.warnings:
+        pulumi.log.warn(warning)
+    if capacity.problems:
+        raise StackConfigError("\n".join(capacity.problems))
     return config
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
-from stacks.catalog import CATALOG_PATH, Catalog, Price, load_catalog
+from stacks.catalog import CATALOG_PATH, Catalog, LoadBalancerLimits, LoadBalancerTypes, Price, load_catalog
 from stacks.config_loader import StackConfigError
 
 _TIMEOUT_SECONDS = 30
@@ -87,6 +87,20 @@ def _read_prices(read: Callable[[str, str, datetime.date], list[Price]], base: s
         raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
 
 
+def hetzner_load_balancer_limits(base: str, token: str, today: datetime.date) -> LoadBalancerTypes:
+    """Read the services and targets that each Hetzner load balancer type takes."""
+    try:
+        types = {
+            balancer["name"]: LoadBalancerLimits(services=balancer["max_services"], targets=balancer["max_targets"])
+            for balancer in _hetzner_pages(base, "load_balancer_types", "load_balancer_types", token)
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise UnexpectedResponseError(f"price refresh failed: unexpected response from {base}: {error!r}") from None
+    if not types:
+        raise UnexpectedResponseError("price refresh failed: the hetzner API returned no load balancer types; the catalog is unchanged")
+    return LoadBalancerTypes(types=types, read_on=today, source=f"{base}/load_balancer_types")
+
+
 def hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
     """Read server, load balancer, volume and primary IPv4 prices from the Hetzner Cloud API."""
     return _read_prices(_hetzner_prices, base, token, today)
@@ -108,12 +122,11 @@ def _hetzner_prices(base: str, token: str, today: datetime.date) -> list[Price]:
 
     balancer_source = f"{base}/load_balancer_types"
     for balancer in _hetzner_pages(base, "load_balancer_types", "load_balancer_types", token):
-        limits = {"services": balancer["max_services"], "targets": balancer["max_targets"]}
         for locations, monthly, hourly in _grouped_by_price(balancer["prices"]):
             prices.append(
                 Price(
                     provider="hetzner", sku=balancer["name"], kind="load-balancer", locations=locations, unit="month",
-                    monthly=monthly, hourly=hourly, currency="EUR", limits=limits, read_on=today, source=balancer_source,
+                    monthly=monthly, hourly=hourly, currency="EUR", read_on=today, source=balancer_source,
                 )
             )
 
@@ -193,10 +206,12 @@ def refresh_catalog(
 ) -> tuple[Catalog, list[str]]:
     """Replace the prices of each provider given as (base URL, token), keeping the prices no API serves."""
     prices = list(catalog.prices)
+    balancer_limits = dict(catalog.load_balancer_limits)
     refreshed = []
     if hetzner is not None:
         fresh = hetzner_prices(hetzner[0], hetzner[1], today)
         check_fresh_prices("hetzner", fresh, ("server", "load-balancer", "volume", "ipv4"))
+        balancer_limits["hetzner"] = hetzner_load_balancer_limits(hetzner[0], hetzner[1], today)
         prices = [price for price in prices if price.provider != "hetzner"] + fresh
         refreshed.append(f"hetzner: {len(fresh)} prices")
     if digitalocean is not None:
@@ -205,7 +220,8 @@ def refresh_catalog(
         prices = [price for price in prices if not (price.provider == "digitalocean" and price.kind == "droplet")] + fresh
         refreshed.append(f"digitalocean: {len(fresh)} Droplet prices")
     prices.sort(key=lambda price: (price.provider, price.kind, price.sku, price.locations))
-    return catalog.model_copy(update={"prices": prices, "updated_on": today}), refreshed
+    update = {"prices": prices, "load_balancer_limits": balancer_limits, "updated_on": today}
+    return catalog.model_copy(update=update), refreshed
 
 
 class _PlainDumper(yaml.SafeDumper):

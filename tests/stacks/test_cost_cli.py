@@ -246,6 +246,7 @@ def test_compare_fits_largest_container(write_stack):
     from tests.conftest import dev_config
 
     config = dev_config()
+    config["swarm:hetzner"]["workers"][0]["serverType"] = "cx43"
     config["swarm:swarms"][0].update(replicas=1, cpu="6", memory="12Gi")
 
     result = run_cli("cost", str(write_stack(config)), "--on", "hetzner-k3s,doks", "--format", "json")
@@ -269,6 +270,9 @@ def test_compare_error_names_generated_layout(write_stack):
     from tests.conftest import dev_config
 
     config = dev_config()
+    # A cluster of one's own has no capacity check, so only the generated DOKS layout fails.
+    config["swarm:platform"] = "kubeconfig"
+    config["swarm:kubeconfig"] = {"context": "k3d-swarm", "sshService": "NodePort", "sshHost": "127.0.0.1"}
     config["swarm:swarms"][0].update(replicas=1, cpu="64", memory="2Gi")
 
     result = run_cli("cost", str(write_stack(config)), "--on", "doks")

@@ -127,7 +127,11 @@ def test_refresh_reads_load_balancers_volumes_and_ipv4(api_base, catalog_copy):
 
     lb21 = catalog.price("hetzner", "lb21", "fsn1")
     assert lb21.monthly == Decimal("18.99")
-    assert lb21.limits == {"services": 15, "targets": 75}
+    limits = catalog.load_balancer_limits["hetzner"]
+    assert limits.types["lb21"].services == 15
+    assert limits.types["lb21"].targets == 75
+    assert limits.source.endswith("/hetzner/v1/load_balancer_types")
+    assert limits.read_on == datetime.date.today()
     assert catalog.price("hetzner", "volume").monthly == Decimal("0.0572")
     assert catalog.price("hetzner", "primary-ipv4", "fsn1").monthly == Decimal("0.5")
 

@@ -1,0 +1,345 @@
+"""Capacity checks at plan time: do the swarms fit on the nodes the stack creates?
+
+The check places every running container of every swarm on the nodes of the
+pools it may use: its own pool when it names one, or else any pool without
+taints. A node takes containers while their CPU and memory requests fit in
+its allocatable capacity (its size minus the system reserve below) and while
+it has a volume slot left. Autoscaling pools count at their maximum size,
+because the autoscaler adds nodes only up to it.
+
+The cloud limits checked here are those of the price catalog (volumes per
+node, load balancer targets and services) and of `stacks.hetzner_facts`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+from stacks.catalog import Catalog, Price
+from stacks.config import StackConfig, Swarm, parse_quantity
+
+# Memory that the kubelet keeps free before it evicts pods, the Kubernetes
+# default of `evictionHard: memory.available<100Mi`.
+EVICTION_THRESHOLD_MIB = 100
+
+# The system reserve per node follows the tiers that Google publishes for GKE
+# nodes (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes,
+# "Memory and CPU reservations", read 2026-12-04): CPU 6% of the first core,
+# 1% of the second, 0.5% of the third and fourth and 0.25% of every further
+# core; memory 25% of the first 4 GiB, 20% of the next 4 GiB, 10% of the next
+# 8 GiB, 6% of the next 112 GiB and 2% above 128 GiB.
+_CPU_TIERS = ((1, Decimal("0.06")), (1, Decimal("0.01")), (2, Decimal("0.005")), (None, Decimal("0.0025")))
+_MEMORY_TIERS_GIB = (
+    (4, Decimal("0.25")),
+    (4, Decimal("0.20")),
+    (8, Decimal("0.10")),
+    (112, Decimal("0.06")),
+    (None, Decimal("0.02")),
+)
+
+# A K3s server that also runs swarm containers keeps the API server, etcd and
+# the controllers beside them. This allowance for them is an estimate, not a
+# published figure: K3s asks for 2 cores and 2 GB of RAM for a server.
+K3S_SERVER_EXTRA_MILLICORES = 500
+K3S_SERVER_EXTRA_MIB = 1024
+
+# The SSH entry's jump host: two replicas with these requests (components/ssh_entry.py).
+JUMP_HOST_REPLICAS = 2
+JUMP_HOST_MILLICORES = 50
+JUMP_HOST_MIB = 64
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """CPU and memory of a node that pods cannot request."""
+
+    millicores: int
+    mebibytes: int
+
+
+def system_reserve(vcpus: int, memory_gib: Decimal) -> Reserve:
+    """Return the reserve of a node of this size: the tiers above plus the eviction threshold."""
+    return Reserve(
+        millicores=math.ceil(_tiered(Decimal(vcpus), _CPU_TIERS) * 1000),
+        mebibytes=math.ceil(_tiered(Decimal(memory_gib), _MEMORY_TIERS_GIB) * 1024) + EVICTION_THRESHOLD_MIB,
+    )
+
+
+def _tiered(amount: Decimal, tiers: tuple) -> Decimal:
+    reserved = Decimal(0)
+    left = amount
+    for size, share in tiers:
+        part = left if size is None else min(left, Decimal(size))
+        reserved += part * share
+        left -= part
+        if left <= 0:
+            break
+    return reserved
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """Nodes of one size that carry swarm containers: a worker pool, or the K3s servers without agents."""
+
+    name: str
+    key: str
+    sku: str
+    nodes: int
+    millicores: int
+    mebibytes: int
+    volumes: int
+    tainted: bool
+    # The config key whose value adds nodes, and whether the count is an autoscaling maximum.
+    count_key: str
+
+    def describe(self) -> str:
+        """Describe one node's allocatable capacity, as error messages show it."""
+        return (
+            f"{self.sku} with {self.millicores / 1000:g} CPU, {self.mebibytes / 1024:.2f} GiB and "
+            f"{self.volumes} volumes allocatable per node after the system reserve"
+        )
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Containers of one kind that must be placed."""
+
+    label: str
+    key: Optional[str]
+    count: int
+    millicores: int
+    mebibytes: int
+    volumes: int
+    pool: Optional[str]
+
+
+@dataclass
+class CapacityReport:
+    """The outcome of the check: problems stop the plan, warnings only inform."""
+
+    problems: list[str]
+    warnings: list[str]
+
+
+def check_capacity(config: StackConfig, catalog: Catalog) -> CapacityReport:
+    """Check that the stack's swarms fit on its nodes and that its cloud limits hold."""
+    report = CapacityReport(problems=[], warnings=[])
+    groups = node_groups(config, catalog, report)
+    if groups is None:
+        return report
+    if config.platform == "hetzner-k3s":
+        report.problems += load_balancer_problems(config, catalog)
+    report.problems += placement_problems(groups, stack_demands(config))
+    return report
+
+
+def swarm_demand(index: int, swarm: Swarm) -> Demand:
+    """Return what the running containers of one swarm request, each with one workspace volume."""
+    return Demand(
+        label=f"swarm {swarm.name}",
+        key=f"swarm:swarms[{index}]",
+        count=swarm.running_replicas,
+        millicores=math.ceil(parse_quantity(swarm.cpu) * 1000),
+        mebibytes=math.ceil(parse_quantity(swarm.memory) / 2**20),
+        volumes=1,
+        pool=swarm.pool,
+    )
+
+
+@dataclass(frozen=True)
+class _PoolSpec:
+    name: str
+    key: str
+    sku: str
+    nodes: int
+    tainted: bool
+    count_key: str
+    k3s_server: bool = False
+
+
+def node_groups(config: StackConfig, catalog: Catalog, report: CapacityReport) -> Optional[list[NodeGroup]]:
+    """List the node groups that carry swarm containers, or None when the platform's nodes are unknown."""
+    if config.platform == "hetzner-k3s" and config.hetzner is not None:
+        provider = "hetzner"
+        specs = [
+            _PoolSpec(pool.name, f"swarm:hetzner.workers[{index}]", pool.server_type, _pool_size(pool),
+                      bool(pool.taints), _count_key(f"swarm:hetzner.workers[{index}]", pool))
+            for index, pool in enumerate(config.hetzner.workers)
+        ]
+        if not any(spec.nodes for spec in specs):
+            # Without agents the K3s servers carry the swarms, untainted.
+            plane = config.hetzner.control_plane
+            specs = [_PoolSpec("control plane", "swarm:hetzner.controlPlane", plane.server_type, plane.count,
+                               False, "", k3s_server=True)]
+    elif config.platform == "doks" and config.doks is not None:
+        provider = "digitalocean"
+        specs = [
+            _PoolSpec(pool.name, f"swarm:doks.nodePools[{index}]", pool.size, _pool_size(pool),
+                      bool(pool.taints), _count_key(f"swarm:doks.nodePools[{index}]", pool))
+            for index, pool in enumerate(config.doks.node_pools)
+        ]
+    else:
+        return None
+
+    groups = []
+    for spec in specs:
+        hardware = catalog.hardware(provider, spec.sku)
+        if hardware is None:
+            report.warnings.append(
+                f"capacity of {spec.key} not checked: the price catalog has no vCPU and memory figures for "
+                f"{spec.sku}; run `python -m stacks prices refresh` or add them"
+            )
+            return None
+        group = node_group(
+            catalog, hardware, spec.nodes, name=spec.name, key=spec.key, count_key=spec.count_key,
+            k3s_server=spec.k3s_server,
+        )
+        groups.append(NodeGroup(**{**group.__dict__, "tainted": spec.tainted}))
+    return groups
+
+
+def node_group(
+    catalog: Catalog, hardware: Price, nodes: int, *, name: str, key: str, count_key: str, k3s_server: bool = False
+) -> NodeGroup:
+    """Describe `nodes` nodes of one server type or Droplet size with their allocatable capacity."""
+    reserve = system_reserve(hardware.vcpus, hardware.memory_gb)
+    millicores = hardware.vcpus * 1000 - reserve.millicores
+    mebibytes = int(hardware.memory_gb * 1024) - reserve.mebibytes
+    if k3s_server:
+        millicores -= K3S_SERVER_EXTRA_MILLICORES
+        mebibytes -= K3S_SERVER_EXTRA_MIB
+    volumes = catalog.volume_limits[hardware.provider].max_per_node
+    return NodeGroup(name, key, hardware.sku, nodes, millicores, mebibytes, volumes, False, count_key)
+
+
+def stack_demands(config: StackConfig, bound_to_pools: bool = True) -> list[Demand]:
+    """List what the stack's running containers request: every swarm, and on Hetzner the jump host."""
+    demands = [swarm_demand(index, swarm) for index, swarm in enumerate(config.swarms)]
+    if not bound_to_pools:
+        demands = [Demand(**{**demand.__dict__, "pool": None}) for demand in demands]
+    if config.platform == "hetzner-k3s":
+        demands.append(
+            Demand("the SSH entry's jump host", None, JUMP_HOST_REPLICAS, JUMP_HOST_MILLICORES, JUMP_HOST_MIB, 0, None)
+        )
+    return demands
+
+
+def _pool_size(pool) -> int:
+    autoscale = getattr(pool, "autoscale", None)
+    if autoscale is not None:
+        return autoscale.max
+    return pool.count or 0
+
+
+def _count_key(key: str, pool) -> str:
+    return f"{key}.autoscale.max" if getattr(pool, "autoscale", None) is not None else f"{key}.count"
+
+
+def containers_per_node(group: NodeGroup, demand: Demand) -> int:
+    """Return how many containers of one demand an empty node of the group takes."""
+    fits = [group.millicores // demand.millicores, group.mebibytes // demand.mebibytes]
+    if demand.volumes:
+        fits.append(group.volumes // demand.volumes)
+    return max(0, min(fits))
+
+
+def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[str]:
+    """Place every demand, largest first, and describe each one that does not fit."""
+    free = {group.name: [[group.millicores, group.mebibytes, group.volumes] for _ in range(group.nodes)] for group in groups}
+    by_name = {group.name: group for group in groups}
+    problems = []
+    # Demands bound to a pool go first, so that containers free to go
+    # anywhere do not take the room that only a bound swarm can use.
+    ordered = sorted(demands, key=lambda demand: (demand.pool is None, -demand.millicores, -demand.mebibytes))
+    for demand in ordered:
+        if demand.count == 0:
+            continue
+        eligible = [by_name[demand.pool]] if demand.pool else [group for group in groups if not group.tainted]
+        if not eligible:
+            problems.append(
+                f"{demand.label} names no pool, but every worker pool has taints, so its containers have no node to "
+                f"run on; remove the taints of one pool, or set {demand.key or 'the swarms'}.pool"
+                if demand.key
+                else f"{demand.label} needs a worker pool without taints; remove the taints of one pool"
+            )
+            continue
+        left = demand.count
+        for group in eligible:
+            for node in free[group.name]:
+                if left == 0:
+                    break
+                take = min(left, _fits(node, demand))
+                node[0] -= take * demand.millicores
+                node[1] -= take * demand.mebibytes
+                node[2] -= take * demand.volumes
+                left -= take
+        if left:
+            problems.append(_does_not_fit(demand, eligible, left))
+    return problems
+
+
+def _fits(node: list[int], demand: Demand) -> int:
+    fits = [node[0] // demand.millicores, node[1] // demand.mebibytes]
+    if demand.volumes:
+        fits.append(node[2] // demand.volumes)
+    return max(0, min(fits))
+
+
+def _does_not_fit(demand: Demand, eligible: list[NodeGroup], left: int) -> str:
+    group = eligible[0]
+    request = f"{demand.millicores / 1000:g} CPU and {demand.mebibytes / 1024:g} GiB"
+    request += " and one volume" if demand.volumes else ""
+    per_node = containers_per_node(group, demand)
+    where = (
+        f"pool {group.name} ({group.key}: {group.nodes} x {group.describe()})"
+        if len(eligible) == 1
+        else "the pools without taints (" + "; ".join(f"{g.key}: {g.nodes} x {g.describe()}" for g in eligible) + ")"
+    )
+    if per_node == 0:
+        fix = f"choose a larger node type for {group.key}, or lower the requests of {demand.key}"
+        return (
+            f"{demand.label} does not fit: each of its containers requests {request}, more than one node of "
+            f"{where} can hold; {fix}"
+        )
+    extra = math.ceil(left / per_node)
+    if group.count_key:
+        fix = f"fix with: pulumi config set --path '{group.count_key}' {group.nodes + extra}"
+    else:
+        fix = "add a worker pool under swarm:hetzner.workers (the control plane has 1 or 3 servers)"
+    if demand.key:
+        fix += f", or lower {demand.key}.replicas"
+    return (
+        f"{demand.label} does not fit: {demand.count} containers of {request} each, but {left} of them find no "
+        f"room on {where}; {fix}, or choose a larger node type"
+    )
+
+
+def load_balancer_problems(config: StackConfig, catalog: Catalog) -> list[str]:
+    """Check the Hetzner load balancer's targets (every server of the cluster) and services (SSH only)."""
+    assert config.hetzner is not None
+    table = catalog.load_balancer_limits.get("hetzner")
+    kind = config.hetzner.load_balancer_type
+    if table is None or kind not in table.types:
+        return [
+            f"swarm:hetzner.loadBalancerType = {kind} has no limits in the price catalog; "
+            "run `python -m stacks prices refresh` or add them with their source"
+        ]
+    limits = table.types[kind]
+    servers = config.hetzner.control_plane.count + sum(_pool_size(pool) for pool in config.hetzner.workers)
+    services = 1
+    problems = []
+    if servers > limits.targets:
+        larger = [name for name, other in sorted(table.types.items(), key=lambda item: item[1].targets) if other.targets >= servers]
+        fix = f"pulumi config set --path 'swarm:hetzner.loadBalancerType' {larger[0]}" if larger else "use fewer, larger servers"
+        problems.append(
+            f"swarm:hetzner.loadBalancerType = {kind} takes at most {limits.targets} targets, but the load balancer "
+            f"targets every server of the cluster, up to {servers}; fix with: {fix}"
+        )
+    if services > limits.services:
+        problems.append(
+            f"swarm:hetzner.loadBalancerType = {kind} takes at most {limits.services} services, but the stack needs {services}"
+        )
+    return problems
