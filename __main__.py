@@ -6,8 +6,9 @@ from components.ssh_entry import SshEntry, render_ssh_config
 from components.swarm_workloads import SwarmWorkloads
 from stacks.catalog import load_catalog
 from stacks.config_loader import parse_stack_config, read_pulumi_config, resource_prefix
-from stacks.cost_estimate import estimate_output
+from stacks.cost_estimate import estimate_or_none, estimate_output
 from stacks.platform import build_cluster
+from stacks.swarm_outputs import swarm_outputs
 
 values, secret_keys = read_pulumi_config()
 config = parse_stack_config(values, f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys)
@@ -23,6 +24,7 @@ workloads = SwarmWorkloads(
     config.swarms,
     cluster.storage_class_name,
     pool_label=cluster.pool_label,
+    pool_taints=config.pool_taints(),
     protect=protect,
     opts=in_cluster,
 )
@@ -47,7 +49,9 @@ pulumi.export(
 pulumi.export("ssh_known_hosts", ssh_entry.host_public_key.apply(lambda key: f"{jump_alias} {key.strip()}\n"))
 pulumi.export("swarm_namespaces", workloads.namespaces)
 
-estimated_cost = estimate_output(name, config, load_catalog())
+catalog = load_catalog()
+estimated_cost = estimate_output(name, config, catalog)
 if "unknown" in estimated_cost:
     pulumi.log.warn(f"no monthly cost estimate: {estimated_cost['unknown']}")
 pulumi.export("estimatedMonthlyCost", estimated_cost)
+pulumi.export("swarms", swarm_outputs(config, jump_alias, ssh_host, cluster.ssh_port, estimate_or_none(name, config, catalog)))

@@ -7,6 +7,7 @@ import pulumi_digitalocean as digitalocean
 import pulumi_kubernetes as k8s
 
 from stacks.config_doks import DEFAULT_DOKS_VERSION, DoksConfig
+from stacks.config_pools import POOL_LABEL
 
 # The built-in pool of a DOKS cluster is part of the cluster resource, and
 # changing its size replaces the whole cluster. It therefore stays small and
@@ -15,9 +16,6 @@ from stacks.config_doks import DEFAULT_DOKS_VERSION, DoksConfig
 SYSTEM_POOL_SIZE = "s-2vcpu-4gb"
 SYSTEM_POOL_NODES = 1
 
-# The node label that marks nodes for swarm containers, so that they never
-# land on the system pool.
-POOL_LABEL = "swarm.pool"
 
 STORAGE_CLASS_NAME = "do-block-storage-swarm-retain"
 SSH_NODE_PORT = 30022
@@ -117,7 +115,12 @@ class DoksCluster(pulumi.ComponentResource):
                     auto_scale=autoscale is not None,
                     min_nodes=autoscale.min if autoscale else None,
                     max_nodes=autoscale.max if autoscale else None,
-                    labels={POOL_LABEL: pool.name},
+                    labels={**pool.labels, POOL_LABEL: pool.name},
+                    taints=[
+                        digitalocean.KubernetesNodePoolTaintArgs(key=taint.key, value=taint.value, effect=taint.effect)
+                        for taint in pool.taints
+                    ]
+                    or None,
                     tags=[node_tag],
                     # The autoscaler changes the node count between runs.
                     opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount"] if autoscale else None),

@@ -17,9 +17,8 @@ from components.hetzner_csi import HetznerCsiDriver
 from components.k3s_cloud_init import HostKey, K3sNode, render_user_data
 from stacks import hetzner_facts
 from stacks.config import HetznerConfig
+from stacks.config_pools import POOL_LABEL
 
-# The node label of K3s agents, whose value is the worker pool name.
-POOL_LABEL = "swarm.pool"
 
 # The node port of the SSH entry. The load balancer forwards its port 22 there
 # over the private network, so the port needs no firewall rule.
@@ -246,7 +245,11 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                             private_ip=private_ip,
                             token=secret,
                             join_url=join_url,
-                            node_labels=(f"{POOL_LABEL}={pool.name}",),
+                            node_labels=(
+                                f"{POOL_LABEL}={pool.name}",
+                                *(f"{key}={value}" for key, value in pool.labels.items()),
+                            ),
+                            node_taints=tuple(taint.as_k3s_flag() for taint in pool.taints),
                         )
                     )
                 )

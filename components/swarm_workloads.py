@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stacks.config import Swarm
+from stacks.config_pools import Taint
 
 # The namespace of the SSH entry, whose pods may reach every swarm's sshd.
 SSH_ENTRY_NAMESPACE = "swarm-ssh"
@@ -86,6 +87,7 @@ class SwarmWorkloads(pulumi.ComponentResource):
         swarms: list[Swarm],
         storage_class_name: Optional[pulumi.Input[str]],
         pool_label: Optional[str] = None,
+        pool_taints: Optional[dict[str, list[Taint]]] = None,
         protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -93,12 +95,15 @@ class SwarmWorkloads(pulumi.ComponentResource):
 
         `storage_class_name` None means the cluster's default storage class.
         With `pool_label`, containers run only on nodes that carry that label,
-        which keeps them off a platform's system or control plane nodes. With
+        which keeps them off a platform's system or control plane nodes; a
+        swarm that names a pool runs only on that pool and tolerates its
+        `pool_taints`. With
         `protect`, Pulumi refuses to delete the namespaces, which hold the
         workspace PVCs.
         """
         super().__init__("swarm:workloads:SwarmWorkloads", name, None, opts)
         self._pool_label = pool_label
+        self._pool_taints = pool_taints or {}
         self._protect_namespaces = protect
         namespaces = {}
         for swarm in swarms:
@@ -227,6 +232,22 @@ class SwarmWorkloads(pulumi.ComponentResource):
         )
         return namespace_name_output
 
+    def _affinity(self, swarm: Swarm) -> Optional[k8s.core.v1.AffinityArgs]:
+        """Require a node of the swarm's pool, or of any pool when it names none."""
+        if not self._pool_label:
+            return None
+        if swarm.pool:
+            requirement = k8s.core.v1.NodeSelectorRequirementArgs(key=self._pool_label, operator="In", values=[swarm.pool])
+        else:
+            requirement = k8s.core.v1.NodeSelectorRequirementArgs(key=self._pool_label, operator="Exists")
+        return k8s.core.v1.AffinityArgs(
+            node_affinity=k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[requirement])]
+                )
+            )
+        )
+
     def _pod_spec(self, swarm: Swarm, keys: k8s.core.v1.ConfigMap) -> k8s.core.v1.PodSpecArgs:
         resources = {"cpu": swarm.cpu, "memory": swarm.memory}
         environment = {
@@ -250,23 +271,14 @@ class SwarmWorkloads(pulumi.ComponentResource):
                 ),
             )
         )
-        affinity = None
-        if self._pool_label:
-            affinity = k8s.core.v1.AffinityArgs(
-                node_affinity=k8s.core.v1.NodeAffinityArgs(
-                    required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
-                        node_selector_terms=[
-                            k8s.core.v1.NodeSelectorTermArgs(
-                                match_expressions=[
-                                    k8s.core.v1.NodeSelectorRequirementArgs(key=self._pool_label, operator="Exists")
-                                ]
-                            )
-                        ]
-                    )
-                )
-            )
+        affinity = self._affinity(swarm)
+        tolerations = [
+            k8s.core.v1.TolerationArgs(key=taint.key, operator="Equal", value=taint.value, effect=taint.effect)
+            for taint in self._pool_taints.get(swarm.pool or "", [])
+        ]
         return k8s.core.v1.PodSpecArgs(
             affinity=affinity,
+            tolerations=tolerations or None,
             automount_service_account_token=False,
             enable_service_links=False,
             security_context=k8s.core.v1.PodSecurityContextArgs(

@@ -257,6 +257,13 @@ def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[s
     for demand in ordered:
         if demand.count == 0:
             continue
+        if demand.pool and demand.pool not in by_name:
+            # Only a Hetzner stack without agents lacks a group per pool.
+            problems.append(
+                f"{demand.label} runs on pool {demand.pool}, but no worker pool has servers, so the K3s servers "
+                f"carry the swarms; give pool {demand.pool} servers, or remove {demand.key}.pool"
+            )
+            continue
         eligible = [by_name[demand.pool]] if demand.pool else [group for group in groups if not group.tainted]
         if not eligible:
             problems.append(

@@ -29,6 +29,7 @@ from stacks.config_checks import (
 from stacks.config_doks import DoksConfig
 from stacks.config_hetzner import DEFAULT_K3S_VERSION, HetznerConfig
 from stacks.config_kubeconfig import KubeconfigConfig
+from stacks.config_pools import Taint
 
 __all__ = [
     "DEFAULT_K3S_VERSION",
@@ -218,6 +219,14 @@ class StackConfig(ConfigModel):
         if self.platform == "doks":
             return None if self.doks is None else [pool.name for pool in self.doks.node_pools]
         return []
+
+    def pool_taints(self) -> dict[str, list[Taint]]:
+        """Map each worker pool of the platform to its taints."""
+        if self.platform == "hetzner-k3s" and self.hetzner is not None:
+            return {pool.name: list(pool.taints) for pool in self.hetzner.workers}
+        if self.platform == "doks" and self.doks is not None:
+            return {pool.name: list(pool.taints) for pool in self.doks.node_pools}
+        return {}
 
     def protect_for(self, stack: str) -> bool:
         """Tell whether data-holding resources are protected: swarm:protect, or true for every stack but dev."""

@@ -71,11 +71,18 @@ class StackCost:
     usd_per_eur: Decimal
     notes: list[str] = field(default_factory=list)
 
-    def total(self, currency: str, category: Optional[str] = None) -> tuple[Decimal, Decimal]:
-        """Sum the lines, converted to `currency`, as (low, high), rounded to the cent."""
+    def total(
+        self, currency: str, category: Optional[str] = None, resources: Optional[set[str]] = None
+    ) -> tuple[Decimal, Decimal]:
+        """Sum the lines, converted to `currency`, as (low, high), rounded to the cent.
+
+        `category` keeps the lines of one category, and `resources` the lines of those resources.
+        """
         low = high = Decimal(0)
         for line in self.lines:
             if category is not None and line.category != category:
+                continue
+            if resources is not None and line.resource not in resources:
                 continue
             rate = self._rate(line.currency, currency)
             low += line.monthly_low * rate

@@ -88,6 +88,14 @@ def estimate(stack: str, config: StackConfig, catalog: Catalog) -> StackCost:
     return price_resources(stack, implied_resources(config), catalog)
 
 
+def estimate_or_none(stack: str, config: StackConfig, catalog: Catalog) -> StackCost | None:
+    """Price the stack, or return None when the catalog lacks a price that `estimate_output` then names."""
+    try:
+        return estimate(stack, config, catalog)
+    except UnknownPriceError:
+        return None
+
+
 def estimate_output(stack: str, config: StackConfig, catalog: Catalog) -> dict[str, str]:
     """Return the stack output: totals in EUR and USD as text, or why there is no estimate."""
     try:

@@ -390,6 +390,12 @@ def run_plan(
 
 
 def _describe_output(value: Any) -> Any:
+    # Pulumi resolves Outputs nested in exported dicts and lists one by one,
+    # so an unknown address leaves the rest of the value known.
+    if isinstance(value, dict):
+        return {key: _describe_output(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_describe_output(item) for item in value]
     if not isinstance(value, pulumi.Output):
         return value
     is_known = _sync_await(value.is_known())

@@ -132,6 +132,8 @@ def test_ha_control_plane_initialises_etcd_once(write_stack):
 def test_control_plane_untainted_without_agents(write_stack):
     config = dev_config()
     config["swarm:hetzner"]["workers"] = []
+    # The one server carries the three containers of 2 GiB too.
+    config["swarm:hetzner"]["controlPlane"]["serverType"] = "cx43"
 
     plan = run_plan(str(write_stack(config)), engine=ApplyMocks())
 
@@ -141,6 +143,8 @@ def test_control_plane_untainted_without_agents(write_stack):
 def test_placement_groups_hold_at_most_ten(write_stack):
     config = dev_config()
     config["swarm:hetzner"]["workers"] = [{"name": "big", "serverType": "cx33", "count": 25}]
+    # 26 servers are more targets than lb11 takes.
+    config["swarm:hetzner"]["loadBalancerType"] = "lb21"
 
     plan = run_plan(str(write_stack(config)))
     groups = [

@@ -1,0 +1,224 @@
+"""Capacity checks: stacks whose swarms cannot be scheduled fail at plan time, at their exact limits."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.capacity import check_capacity, system_reserve
+from stacks.catalog import load_catalog
+from stacks.config_loader import StackConfigError, parse_stack_config
+from tests.conftest import ROOT
+from tests.stacks.test_config import swarm_values
+
+CATALOG = load_catalog()
+
+
+def hetzner_values(server_type: str, count: int, replicas: int, cpu: str = "500m", memory: str = "1Gi") -> dict[str, Any]:
+    values = swarm_values()
+    values["hetzner"]["workers"] = [{"name": "general", "serverType": server_type, "count": count}]
+    values["swarms"][0].update(replicas=replicas, cpu=cpu, memory=memory, storage="10Gi")
+    return values
+
+
+def doks_values(size: str, count: int, replicas: int, cpu: str = "100m", memory: str = "128Mi") -> dict[str, Any]:
+    values = swarm_values()
+    del values["hetzner"]
+    values["platform"] = "doks"
+    values["doks"] = {"region": "fra1", "nodePools": [{"name": "general", "size": size, "count": count}]}
+    values["swarms"][0].update(replicas=replicas, cpu=cpu, memory=memory, storage="10Gi")
+    return values
+
+
+def error_for(values: dict[str, Any]) -> str:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(values)
+    return str(caught.value)
+
+
+def test_reserve_follows_published_tiers():
+    # 4 vCPUs: 6% + 1% + 2 x 0.5% of a core. 8 GiB: 25% of 4 GiB + 20% of 4 GiB, plus 100 MiB.
+    reserve = system_reserve(4, Decimal(8))
+
+    assert reserve.millicores == 80
+    assert reserve.mebibytes == math.ceil((4 * 0.25 + 4 * 0.20) * 1024) + 100
+
+
+def test_reserve_of_large_node():
+    # 16 vCPUs add 12 cores at 0.25%; 32 GiB add 8 GiB at 10% and 16 GiB at 6%.
+    reserve = system_reserve(16, Decimal(32))
+
+    assert reserve.millicores == 80 + 30
+    assert reserve.mebibytes == math.ceil((1 + 0.8 + 0.8 + 16 * 0.06) * 1024) + 100
+
+
+def test_sixteen_volumes_fit_one_hetzner_node():
+    config = parse_stack_config(hetzner_values("cx53", 1, 16))
+
+    assert config.swarms[0].replicas == 16
+
+
+def test_seventeen_volumes_need_second_hetzner_node():
+    message = error_for(hetzner_values("cx53", 1, 17))
+
+    assert "swarm agents does not fit: 17 containers" in message
+    assert "1 of them find no room" in message
+    assert "16 volumes allocatable per node" in message
+    assert "pulumi config set --path 'swarm:hetzner.workers[0].count' 2" in message
+
+
+def test_twenty_volumes_fit_two_hetzner_nodes():
+    assert error_for(hetzner_values("cx53", 1, 20)).count("does not fit") == 1
+    assert parse_stack_config(hetzner_values("cx53", 2, 20)).swarms[0].replicas == 20
+
+
+def test_seven_volumes_fit_one_doks_node():
+    assert parse_stack_config(doks_values("s-4vcpu-8gb", 1, 7)).swarms[0].replicas == 7
+
+
+def test_eighth_volume_needs_second_doks_node():
+    message = error_for(doks_values("s-4vcpu-8gb", 1, 8))
+
+    assert "7 volumes allocatable per node" in message
+    assert "pulumi config set --path 'swarm:doks.nodePools[0].count' 2" in message
+
+
+def test_cpu_limit_is_exact():
+    # s-4vcpu-8gb: 4000m minus an 80m reserve leaves 3920m, four containers of 980m.
+    assert parse_stack_config(doks_values("s-4vcpu-8gb", 1, 4, cpu="980m")).swarms[0].cpu == "980m"
+
+    message = error_for(doks_values("s-4vcpu-8gb", 1, 4, cpu="981m"))
+    assert "3.92 CPU" in message
+    assert "1 of them find no room" in message
+
+
+def test_memory_limit_is_exact():
+    # 8 GiB minus 1844 MiB of reserve and 100 MiB of eviction threshold leaves 6248 MiB.
+    assert parse_stack_config(doks_values("s-4vcpu-8gb", 1, 2, memory="3124Mi")).swarms[0].memory == "3124Mi"
+
+    message = error_for(doks_values("s-4vcpu-8gb", 1, 2, memory="3125Mi"))
+    assert "6.10 GiB" in message
+
+
+def test_container_larger_than_any_node():
+    message = error_for(doks_values("s-2vcpu-4gb", 3, 1, cpu="3"))
+
+    assert "each of its containers requests 3 CPU" in message
+    assert "choose a larger node type for swarm:doks.nodePools[0]" in message
+
+
+def test_autoscaling_pool_counts_at_max():
+    values = doks_values("s-4vcpu-8gb", 1, 14)
+    values["doks"]["nodePools"][0] = {"name": "general", "size": "s-4vcpu-8gb", "autoscale": {"min": 1, "max": 2}}
+    assert parse_stack_config(values).swarms[0].replicas == 14
+
+    values["swarms"][0]["replicas"] = 15
+    assert "pulumi config set --path 'swarm:doks.nodePools[0].autoscale.max' 3" in error_for(values)
+
+
+def test_parked_swarm_needs_no_capacity():
+    values = hetzner_values("cx23", 1, 100)
+    values["swarms"][0]["running"] = False
+
+    assert parse_stack_config(values).swarms[0].running is False
+
+
+def test_control_plane_carries_swarms_without_agents():
+    values = hetzner_values("cx33", 0, 1)
+    values["hetzner"]["controlPlane"] = {"serverType": "cx23", "count": 1}
+    values["swarms"][0].update(cpu="1", memory="1Gi")
+    assert parse_stack_config(values).swarms[0].replicas == 1
+
+    values["swarms"][0]["replicas"] = 2
+    message = error_for(values)
+    assert "swarm:hetzner.controlPlane" in message
+    assert "add a worker pool under swarm:hetzner.workers" in message
+
+
+def test_tainted_pools_take_only_bound_swarms():
+    values = doks_values("s-4vcpu-8gb", 1, 2)
+    values["doks"]["nodePools"][0]["taints"] = [{"key": "dedicated", "value": "review"}]
+
+    message = error_for(values)
+    assert "every worker pool has taints" in message
+    assert "swarm:swarms[0].pool" in message
+
+    values["swarms"][0]["pool"] = "general"
+    assert parse_stack_config(values).swarms[0].pool == "general"
+
+
+def test_bound_swarm_fits_only_its_pool():
+    values = doks_values("s-4vcpu-8gb", 1, 8)
+    values["doks"]["nodePools"].append({"name": "spare", "size": "s-4vcpu-8gb", "count": 3})
+    # Unbound, the eight containers spread over both pools.
+    assert parse_stack_config(values).swarms[0].replicas == 8
+
+    values["swarms"][0]["pool"] = "general"
+    assert "room on pool general (swarm:doks.nodePools[0]: 1 x s-4vcpu-8gb" in error_for(values)
+
+
+def test_pool_without_servers_rejects_bound_swarm():
+    values = hetzner_values("cx33", 0, 1)
+    values["swarms"][0]["pool"] = "general"
+
+    assert "no worker pool has servers" in error_for(values)
+
+
+def test_jump_host_needs_untainted_hetzner_pool():
+    values = hetzner_values("cx33", 2, 1)
+    values["hetzner"]["workers"][0]["taints"] = [{"key": "dedicated", "value": "agents"}]
+    values["swarms"][0]["pool"] = "general"
+
+    assert "the SSH entry's jump host needs a worker pool without taints" in error_for(values)
+
+
+def test_load_balancer_targets_limit():
+    # One K3s server and 24 agents are 25 targets, all that lb11 takes.
+    assert parse_stack_config(hetzner_values("cx23", 24, 1)).hetzner.load_balancer_type == "lb11"
+
+    message = error_for(hetzner_values("cx23", 25, 1))
+    assert "lb11 takes at most 25 targets" in message
+    assert "up to 26" in message
+    assert "pulumi config set --path 'swarm:hetzner.loadBalancerType' lb21" in message
+
+
+def test_larger_load_balancer_takes_more_targets():
+    values = hetzner_values("cx23", 25, 1)
+    values["hetzner"]["loadBalancerType"] = "lb21"
+
+    assert parse_stack_config(values).hetzner.load_balancer_type == "lb21"
+
+
+def test_unknown_hardware_warns_without_error():
+    config = parse_stack_config(hetzner_values("cx33", 1, 1)).model_copy(deep=True)
+    pool = config.hetzner.workers[0].model_copy(update={"server_type": "cx99"})
+    hetzner = config.hetzner.model_copy(update={"workers": [pool]})
+    report = check_capacity(config.model_copy(update={"hetzner": hetzner}), CATALOG)
+
+    assert report.problems == []
+    assert "no vCPU and memory figures for cx99" in report.warnings[0]
+
+
+def test_existing_cluster_is_not_checked():
+    values = swarm_values()
+    del values["hetzner"]
+    values["platform"] = "kubeconfig"
+    values["kubeconfig"] = {"context": "k3d-swarm", "sshService": "NodePort", "sshHost": "127.0.0.1"}
+    values["swarms"][0]["replicas"] = 1000
+
+    assert check_capacity(parse_stack_config(values), CATALOG).problems == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_example_stacks_fit(stack):
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    values = {key.removeprefix("swarm:"): value for key, value in document["config"].items() if key.startswith("swarm:")}
+
+    report = check_capacity(parse_stack_config(values), CATALOG)
+
+    assert report.problems == []
+    assert report.warnings == []
