@@ -247,10 +247,12 @@ def containers_per_node(group: NodeGroup, demand: Demand) -> int:
 
 
 def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[str]:
-    """Place every demand, largest first, and describe each one that does not fit."""
-    free = {group.name: [[group.millicores, group.mebibytes, group.volumes] for _ in range(group.nodes)] for group in groups}
+    """Place every demand, largest first, and describe what does not fit, one line per node group."""
+    free = {group.name: [_empty(group) for _ in range(group.nodes)] for group in groups}
     by_name = {group.name: group for group in groups}
     problems = []
+    # Containers that find no room, by the node group that more nodes would go to.
+    overflow: dict[str, list[tuple[Demand, list[NodeGroup], int]]] = {}
     # Demands bound to a pool go first, so that containers free to go
     # anywhere do not take the room that only a bound swarm can use.
     ordered = sorted(demands, key=lambda demand: (demand.pool is None, -demand.millicores, -demand.mebibytes))
@@ -268,24 +270,41 @@ def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[s
         if not eligible:
             problems.append(
                 f"{demand.label} names no pool, but every worker pool has taints, so its containers have no node to "
-                f"run on; remove the taints of one pool, or set {demand.key or 'the swarms'}.pool"
+                f"run on; remove the taints of one pool, or set {demand.key}.pool"
                 if demand.key
                 else f"{demand.label} needs a worker pool without taints; remove the taints of one pool"
             )
             continue
         left = demand.count
         for group in eligible:
-            for node in free[group.name]:
-                if left == 0:
-                    break
-                take = min(left, _fits(node, demand))
-                node[0] -= take * demand.millicores
-                node[1] -= take * demand.mebibytes
-                node[2] -= take * demand.volumes
-                left -= take
-        if left:
-            problems.append(_does_not_fit(demand, eligible, left))
+            left = _place(free[group.name], demand, left)
+        if not left:
+            continue
+        if containers_per_node(eligible[0], demand) == 0:
+            problems.append(_too_large(demand, eligible[0]))
+            continue
+        overflow.setdefault(eligible[0].name, []).append((demand, eligible, left))
+
+    for name, unplaced in overflow.items():
+        problems.append(_does_not_fit(by_name[name], unplaced))
     return problems
+
+
+def _empty(group: NodeGroup) -> list[int]:
+    return [group.millicores, group.mebibytes, group.volumes]
+
+
+def _place(nodes: list[list[int]], demand: Demand, count: int) -> int:
+    """Fill the nodes in order with up to `count` containers; return how many found no room."""
+    for node in nodes:
+        if count == 0:
+            break
+        take = min(count, _fits(node, demand))
+        node[0] -= take * demand.millicores
+        node[1] -= take * demand.mebibytes
+        node[2] -= take * demand.volumes
+        count -= take
+    return count
 
 
 def _fits(node: list[int], demand: Demand) -> int:
@@ -295,32 +314,50 @@ def _fits(node: list[int], demand: Demand) -> int:
     return max(0, min(fits))
 
 
-def _does_not_fit(demand: Demand, eligible: list[NodeGroup], left: int) -> str:
-    group = eligible[0]
+def _request(demand: Demand) -> str:
     request = f"{demand.millicores / 1000:g} CPU and {demand.mebibytes / 1024:g} GiB"
-    request += " and one volume" if demand.volumes else ""
-    per_node = containers_per_node(group, demand)
+    return request + (" and one volume" if demand.volumes else "")
+
+
+def _too_large(demand: Demand, group: NodeGroup) -> str:
+    return (
+        f"{demand.label} does not fit: each of its containers requests {_request(demand)}, more than one node of "
+        f"pool {group.name} ({group.key}: {group.describe()}) can hold; choose a larger node type for {group.key}, "
+        f"or lower the requests of {demand.key or demand.label}"
+    )
+
+
+def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup], int]]) -> str:
+    """Describe the containers that find no room, and how many nodes of `group` would hold them all."""
+    # New, empty nodes of the group take the containers left over, in the same order.
+    extra: list[list[int]] = []
+    for demand, _, left in unplaced:
+        while left:
+            left = _place(extra, demand, left)
+            if left:
+                extra.append(_empty(group))
+    eligible = unplaced[0][1]
     where = (
         f"pool {group.name} ({group.key}: {group.nodes} x {group.describe()})"
         if len(eligible) == 1
         else "the pools without taints (" + "; ".join(f"{g.key}: {g.nodes} x {g.describe()}" for g in eligible) + ")"
     )
-    if per_node == 0:
-        fix = f"choose a larger node type for {group.key}, or lower the requests of {demand.key}"
-        return (
-            f"{demand.label} does not fit: each of its containers requests {request}, more than one node of "
-            f"{where} can hold; {fix}"
-        )
-    extra = math.ceil(left / per_node)
     if group.count_key:
-        fix = f"fix with: pulumi config set --path '{group.count_key}' {group.nodes + extra}"
+        fix = f"fix with: pulumi config set --path '{group.count_key}' {group.nodes + len(extra)}"
     else:
         fix = "add a worker pool under swarm:hetzner.workers (the control plane has 1 or 3 servers)"
-    if demand.key:
-        fix += f", or lower {demand.key}.replicas"
+    keys = [demand.key for demand, _, _ in unplaced if demand.key]
+    lower = f"lower {' or '.join(f'{key}.replicas' for key in keys)}, " if keys else ""
+
+    if len(unplaced) == 1:
+        demand, _, left = unplaced[0]
+        return (
+            f"{demand.label} does not fit: {demand.count} containers of {_request(demand)} each, but {left} of "
+            f"them find no room on {where}; {fix}, or {lower}or choose a larger node type"
+        )
+    labels = ", ".join(f"{demand.label} ({left} of {demand.count})" for demand, _, left in unplaced)
     return (
-        f"{demand.label} does not fit: {demand.count} containers of {request} each, but {left} of them find no "
-        f"room on {where}; {fix}, or choose a larger node type"
+        f"containers find no room on {where}: {labels}; {fix}, or {lower}or choose a larger node type"
     )
 
 

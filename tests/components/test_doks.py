@@ -180,3 +180,26 @@ def test_minor_mismatch_warns(monkeypatch, running, warned):
     assert bool(warnings) is warned
     if warned:
         assert "doctl kubernetes cluster upgrade swarm-prod" in warnings[0]
+
+
+def test_tainted_pool_carries_its_taints(prod_preview):
+    review = prod_preview.named("swarm-prod-review").inputs
+
+    assert review["taints"] == [{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]
+    assert "taints" not in prod_preview.named("swarm-prod-agents").inputs
+
+
+def test_swarm_tolerates_its_pool(prod_preview):
+    spec = prod_preview.named("swarm-prod-swarms-review-statefulset").inputs["spec"]["template"]["spec"]
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+
+    assert terms == [{"matchExpressions": [{"key": "swarm.pool", "operator": "In", "values": ["review"]}]}]
+    assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "review", "effect": "NoSchedule"}]
+
+
+def test_unbound_swarm_tolerates_nothing(prod_preview):
+    spec = prod_preview.named("swarm-prod-swarms-agents-statefulset").inputs["spec"]["template"]["spec"]
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+
+    assert terms == [{"matchExpressions": [{"key": "swarm.pool", "operator": "Exists"}]}]
+    assert "tolerations" not in spec

@@ -291,3 +291,23 @@ def test_firewall_opens_only_admin_ports(dev_preview):
     for rule in rules:
         if rule["protocol"] in ("tcp", "udp"):
             assert rule["sourceIps"] == ["203.0.113.7/32"]
+
+
+def test_agent_pool_labels_and_taints(write_stack):
+    config = dev_config()
+    config["swarm:hetzner"]["workers"].append(
+        {
+            "name": "gpu",
+            "serverType": "cx43",
+            "count": 1,
+            "labels": {"example.com/team": "ml"},
+            "taints": [{"key": "dedicated", "value": "ml", "effect": "NoExecute"}, {"key": "spare"}],
+        }
+    )
+
+    plan = run_plan(str(write_stack(config)), engine=ApplyMocks())
+    agent = k3s_config_of(plan, "swarm-test-gpu-0")
+
+    assert agent["node-label"] == ["swarm.pool=gpu", "example.com/team=ml"]
+    assert agent["node-taint"] == ["dedicated=ml:NoExecute", "spare:NoSchedule"]
+    assert "node-taint" not in k3s_config_of(plan, "swarm-test-general-0")
