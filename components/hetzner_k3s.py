@@ -135,20 +135,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         firewall = hcloud.Firewall(
             f"{name}-firewall",
             labels=labels,
-            rules=[
-                hcloud.FirewallRuleArgs(
-                    direction="in", protocol="tcp", port="22", source_ips=admin_cidrs,
-                    description="node SSH from admin CIDRs",
-                ),
-                hcloud.FirewallRuleArgs(
-                    direction="in", protocol="tcp", port="6443", source_ips=admin_cidrs,
-                    description="Kubernetes API from admin CIDRs",
-                ),
-                hcloud.FirewallRuleArgs(
-                    direction="in", protocol="icmp", source_ips=["0.0.0.0/0", "::/0"],
-                    description="ICMP for path MTU discovery and ping",
-                ),
-            ],
+            rules=firewall_rules(admin_cidrs),
             opts=child,
         )
 
@@ -430,6 +417,24 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 ignore_changes=["user_data", "image", "ssh_keys"],
             ),
         )
+
+
+def firewall_rules(admin_cidrs: list[str]) -> list[hcloud.FirewallRuleArgs]:
+    """Build the inbound rules of the nodes' firewall: SSH and the Kubernetes API from the admin CIDRs, and ICMP."""
+    return [
+        hcloud.FirewallRuleArgs(
+            direction="in", protocol="tcp", port="22", source_ips=admin_cidrs,
+            description="node SSH from admin CIDRs",
+        ),
+        hcloud.FirewallRuleArgs(
+            direction="in", protocol="tcp", port="6443", source_ips=admin_cidrs,
+            description="Kubernetes API from admin CIDRs",
+        ),
+        hcloud.FirewallRuleArgs(
+            direction="in", protocol="icmp", source_ips=["0.0.0.0/0", "::/0"],
+            description="ICMP for path MTU discovery and ping",
+        ),
+    ]
 
 
 def _has_agents(config: HetznerConfig) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from stacks import hetzner_facts
 from stacks.catalog import Catalog, Price
 from stacks.config import StackConfig, Swarm, parse_quantity
 
@@ -132,6 +133,7 @@ def check_capacity(config: StackConfig, catalog: Catalog) -> CapacityReport:
         return report
     if config.platform == "hetzner-k3s":
         report.problems += load_balancer_problems(config, catalog)
+        report.problems += firewall_problems(config)
     report.problems += placement_problems(groups, stack_demands(config))
     return report
 
@@ -359,6 +361,22 @@ def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup]
     return (
         f"containers find no room on {where}: {labels}; {fix}, or {lower}or choose a larger node type"
     )
+
+
+def firewall_problems(config: StackConfig) -> list[str]:
+    """Check the effective rules of the nodes' Hetzner firewall: one per source range of each rule."""
+    # Imported here because the components build on the config models that this module reads.
+    from components.hetzner_k3s import firewall_rules
+
+    rules = firewall_rules(config.admin_cidrs or [])
+    effective = sum(len(rule.source_ips or []) for rule in rules)
+    if effective <= hetzner_facts.MAX_EFFECTIVE_FIREWALL_RULES:
+        return []
+    return [
+        f"swarm:adminCidrs has {len(config.admin_cidrs or [])} ranges, which make {effective} effective rules in the "
+        f"nodes' Hetzner firewall (each range counts once per rule), but a firewall takes at most "
+        f"{hetzner_facts.MAX_EFFECTIVE_FIREWALL_RULES}; merge ranges into larger CIDRs"
+    ]
 
 
 def load_balancer_problems(config: StackConfig, catalog: Catalog) -> list[str]:

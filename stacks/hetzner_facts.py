@@ -8,6 +8,9 @@ Sources, read on 2026-12-04:
   placement groups per project: Hetzner's limits as quoted in
   kube-hetzner/terraform-hcloud-kube-hetzner pull request 1217, and "a placement
   group holds up to 10 servers by default" in betterstack's placement group docs.
+- 500 effective rules per firewall, where each source range of a rule counts
+  as one: docs.hetzner.com/cloud/firewalls/faq ("What are the limitations of
+  Firewalls?", page last changed 2022-02-25).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ NETWORK_ZONES: dict[str, str] = {
 MAX_SERVERS_PER_NETWORK = 100
 MAX_SERVERS_PER_PLACEMENT_GROUP = 10
 MAX_PLACEMENT_GROUPS_PER_PROJECT = 50
+MAX_EFFECTIVE_FIREWALL_RULES = 500
 
 
 def placement_groups_needed(servers: int) -> int:

@@ -222,3 +222,15 @@ def test_example_stacks_fit(stack):
 
     assert report.problems == []
     assert report.warnings == []
+
+
+def test_firewall_effective_rules_limit():
+    # Two rules carry every admin range, and ICMP adds two more: 249 ranges make 500 rules.
+    values = hetzner_values("cx33", 1, 1)
+    values["adminCidrs"] = [f"198.51.{index // 256}.{index % 256}/32" for index in range(249)]
+    assert len(parse_stack_config(values).admin_cidrs) == 249
+
+    values["adminCidrs"].append("203.0.113.7/32")
+    message = error_for(values)
+    assert "502 effective rules" in message
+    assert "at most 500" in message
