@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from components.hetzner_k3s import firewall_rules
 from stacks import hetzner_facts
 from stacks.catalog import Catalog, Price
 from stacks.config import StackConfig, Swarm, parse_quantity
@@ -28,10 +29,12 @@ EVICTION_THRESHOLD_MIB = 100
 
 # The system reserve per node follows the tiers that Google publishes for GKE
 # nodes (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes,
-# "Memory and CPU reservations", read 2026-12-04): CPU 6% of the first core,
-# 1% of the second, 0.5% of the third and fourth and 0.25% of every further
-# core; memory 25% of the first 4 GiB, 20% of the next 4 GiB, 10% of the next
-# 8 GiB, 6% of the next 112 GiB and 2% above 128 GiB.
+# "Memory and CPU reservations"). Memory: 25% of the first 4 GiB, 20% of the
+# next 4 GiB, 10% of the next 8 GiB, 6% of the next 112 GiB and 2% above
+# 128 GiB, as the README of hatemosphere/gke-node-allocatable-memory-calculator
+# quotes that page (read 2026-12-04). CPU: 6% of the first core, 1% of the
+# second, 0.5% of the third and fourth and 0.25% of every further core.
+# NOTE: the CPU tiers are quoted from memory of the same page, not re-read.
 _CPU_TIERS = ((1, Decimal("0.06")), (1, Decimal("0.01")), (2, Decimal("0.005")), (None, Decimal("0.0025")))
 _MEMORY_TIERS_GIB = (
     (4, Decimal("0.25")),
@@ -43,7 +46,7 @@ _MEMORY_TIERS_GIB = (
 
 # A K3s server that also runs swarm containers keeps the API server, etcd and
 # the controllers beside them. This allowance for them is an estimate, not a
-# published figure: K3s asks for 2 cores and 2 GB of RAM for a server.
+# published figure.
 K3S_SERVER_EXTRA_MILLICORES = 500
 K3S_SERVER_EXTRA_MIB = 1024
 
@@ -93,7 +96,7 @@ class NodeGroup:
     mebibytes: int
     volumes: int
     tainted: bool
-    # The config key whose value adds nodes, and whether the count is an autoscaling maximum.
+    # The config key that sets the node count (`count` or `autoscale.max`), empty for the K3s servers.
     count_key: str
 
     def describe(self) -> str:
@@ -365,9 +368,6 @@ def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup]
 
 def firewall_problems(config: StackConfig) -> list[str]:
     """Check the effective rules of the nodes' Hetzner firewall: one per source range of each rule."""
-    # Imported here because the components build on the config models that this module reads.
-    from components.hetzner_k3s import firewall_rules
-
     rules = firewall_rules(config.admin_cidrs or [])
     effective = sum(len(rule.source_ips or []) for rule in rules)
     if effective <= hetzner_facts.MAX_EFFECTIVE_FIREWALL_RULES:
