@@ -14,7 +14,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components.hetzner_csi import HetznerCsiDriver
-from components.k3s_cloud_init import HostKey, K3sNode, render_user_data
+from components.k3s_cloud_init import CONTROL_PLANE_TAINT, HostKey, K3sNode, render_user_data
 from stacks import hetzner_facts
 from stacks.config import HetznerConfig
 
@@ -209,7 +209,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                         public_ip=values[1],
                         # With agents present, workloads stay off the control
                         # plane so that swarms cannot starve etcd or the API server.
-                        node_taints=("CriticalAddonsOnly=true:NoExecute",) if _has_agents(config) else (),
+                        node_taints=(CONTROL_PLANE_TAINT,) if _has_agents(config) else (),
                         host_key=HostKey(values[2], values[3]),
                     )
                 )
