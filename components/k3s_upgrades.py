@@ -219,6 +219,12 @@ class K3sUpgrades(pulumi.ComponentResource):
         return [cluster_role, cluster_binding, role, binding]
 
 
+# The controller pins each Job to the node it upgrades, so the Plans tolerate
+# every taint: neither the servers' CriticalAddonsOnly taint nor any other may
+# keep a node from its upgrade.
+_EVERY_TAINT = [{"operator": "Exists"}]
+
+
 def server_plan_spec(k3s_version: str) -> dict:
     """Build the Plan for K3s servers: one at a time so that three servers keep etcd quorum, each one cordoned."""
     return {
@@ -227,9 +233,7 @@ def server_plan_spec(k3s_version: str) -> dict:
         "version": k3s_version,
         "nodeSelector": {"matchExpressions": [{"key": CONTROL_PLANE_LABEL, "operator": "In", "values": ["true"]}]},
         "serviceAccountName": SERVICE_ACCOUNT,
-        # With agents, the servers carry the CriticalAddonsOnly taint, which
-        # keeps every pod without this toleration off them, Jobs included.
-        "tolerations": [{"key": CONTROL_PLANE_TAINT_KEY, "operator": "Exists"}],
+        "tolerations": _EVERY_TAINT,
         "upgrade": {"image": K3S_UPGRADE_IMAGE},
     }
 
@@ -250,6 +254,7 @@ def agent_plan_spec(k3s_version: str) -> dict:
         "version": k3s_version,
         "nodeSelector": {"matchExpressions": [{"key": CONTROL_PLANE_LABEL, "operator": "DoesNotExist"}]},
         "serviceAccountName": SERVICE_ACCOUNT,
+        "tolerations": _EVERY_TAINT,
         # The k3s-upgrade image's prepare step waits until the server Plan
         # applies to no node and every server reports the Plan's version.
         "prepare": {"image": K3S_UPGRADE_IMAGE, "args": ["prepare", SERVER_PLAN]},

@@ -237,6 +237,7 @@ def test_controller_tolerates_control_plane_taint(dev_applied):
     assert taint == {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoExecute"}
     assert tolerates(pod["tolerations"], taint)
     assert tolerates(spec_of(dev_applied, SERVER_PLAN)["tolerations"], taint)
+    assert tolerates(spec_of(dev_applied, AGENT_PLAN)["tolerations"], taint)
 
 
 def test_toleration_check_rejects_other_taint(dev_applied):
@@ -247,6 +248,13 @@ def test_toleration_check_rejects_other_taint(dev_applied):
         [{"key": "CriticalAddonsOnly", "operator": "Equal", "value": "false"}],
         parse_taint("CriticalAddonsOnly=true:NoExecute"),
     )
+
+
+def test_plans_tolerate_any_node_taint(dev_applied):
+    pool_taint = parse_taint("dedicated=gpu:NoSchedule")
+
+    for name in (SERVER_PLAN, AGENT_PLAN):
+        assert tolerates(spec_of(dev_applied, name)["tolerations"], pool_taint), name
 
 
 def test_controller_runs_on_control_plane(dev_applied):
