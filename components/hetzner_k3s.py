@@ -14,7 +14,8 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components.hetzner_csi import HetznerCsiDriver
-from components.k3s_cloud_init import HostKey, K3sNode, render_user_data
+from components.k3s_cloud_init import CONTROL_PLANE_TAINT, HostKey, K3sNode, render_user_data
+from components.k3s_upgrades import K3sUpgrades
 from stacks import hetzner_facts
 from stacks.config import HetznerConfig
 from stacks.config_pools import POOL_LABEL
@@ -78,7 +79,7 @@ def plan_addresses(config: HetznerConfig) -> _NodeAddresses:
 
 
 class HetznerK3sCluster(pulumi.ComponentResource):
-    """A private network, a firewall, K3s servers and agents, a load balancer and the CSI driver.
+    """A private network, a firewall, K3s servers and agents, a load balancer, the CSI driver and K3s upgrades.
 
     Outputs:
         kubeconfig: admin kubeconfig of the cluster, secret.
@@ -195,7 +196,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                         public_ip=values[1],
                         # With agents present, workloads stay off the control
                         # plane so that swarms cannot starve etcd or the API server.
-                        node_taints=("CriticalAddonsOnly=true:NoExecute",) if _has_agents(config) else (),
+                        node_taints=(CONTROL_PLANE_TAINT,) if _has_agents(config) else (),
                         host_key=HostKey(values[2], values[3]),
                     )
                 )
@@ -336,6 +337,15 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             f"{name}-csi",
             hcloud_token=hcloud_token,
             location=config.location,
+            opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
+        )
+
+        # Upgrades: a new k3sVersion reaches running nodes through the
+        # system-upgrade-controller's Plans, because no server takes new
+        # user data after it is created.
+        K3sUpgrades(
+            f"{name}-upgrades",
+            k3s_version=config.k3s_version,
             opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
         )
 

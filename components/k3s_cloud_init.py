@@ -14,6 +14,11 @@ import yaml
 
 BOOTSTRAP_PATH = "/usr/local/sbin/swarm-k3s-bootstrap"
 
+# The taint of K3s servers in a cluster with agents, which keeps every pod
+# that does not tolerate it off the control plane.
+CONTROL_PLANE_TAINT_KEY = "CriticalAddonsOnly"
+CONTROL_PLANE_TAINT = f"{CONTROL_PLANE_TAINT_KEY}=true:NoExecute"
+
 # The bootstrap script waits for the private network interface, because
 # Hetzner attaches it after boot has started, then pins flannel to it so that
 # pod traffic stays on the private network instead of the public interface.

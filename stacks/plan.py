@@ -65,6 +65,8 @@ class PlannedResource:
     provider: str = ""
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # URNs of the resources this one waits for: `depends_on` and the owners of its input values.
+    dependencies: list[str] = field(default_factory=list)
     retain_on_delete: bool = False
     protect: bool = False
 
@@ -279,6 +281,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider,
                 ignore_changes=list(request.ignoreChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                dependencies=list(request.dependencies),
                 retain_on_delete=request.retainOnDelete,
                 protect=request.protect,
             )

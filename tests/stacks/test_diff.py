@@ -136,7 +136,7 @@ This change moves the estimated monthly cost of the priced stacks by -€32.60 (
 | stack | platform | resources | cost before | cost after | change |
 |---|---|---|---:|---:|---:|
 | dev | hetzner-k3s | 0 to create, 2 to update, 0 to replace, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |
-| staging | hetzner-k3s | stack removed, 0 to create, 0 to update, 0 to replace, 39 to delete | €34.89 | - | -€34.89 (-100.0%) |
+| staging | hetzner-k3s | stack removed, 0 to create, 0 to update, 0 to replace, 52 to delete | €34.89 | - | -€34.89 (-100.0%) |
 
 <details><summary>dev: 0 to create, 2 to update, 0 to replace, 0 to delete</summary>
 
@@ -145,7 +145,7 @@ This change moves the estimated monthly cost of the priced stacks by -€32.60 (
   - `spec.replicas`: `3` -> `5`
 """
     assert text.startswith(expected_start)
-    assert "<details><summary>staging: stack removed, 0 to create, 0 to update, 0 to replace, 39 to delete</summary>" in text
+    assert "<details><summary>staging: stack removed, 0 to create, 0 to update, 0 to replace, 52 to delete</summary>" in text
     assert "creates or destroys nothing by itself" in text
     assert text.rstrip().endswith("Secrets show only whether they changed.")
 
@@ -187,7 +187,7 @@ def test_diff_between_git_refs(branch_clone):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(COMMENT_MARKER)
     assert "| dev | hetzner-k3s | 0 to create, 2 to update, 0 to replace, 0 to delete | €34.89 | €37.18 | +€2.29 (+6.6%) |" in result.stdout
-    assert "| qa | hetzner-k3s | stack added, 39 to create, 0 to update, 0 to replace, 0 to delete | - | €37.18 |" in result.stdout
+    assert "| qa | hetzner-k3s | stack added, 52 to create, 0 to update, 0 to replace, 0 to delete | - | €37.18 |" in result.stdout
     assert "| local | kubeconfig | stack removed," in result.stdout
     assert "| prod | doks | no changes |" in result.stdout
 
