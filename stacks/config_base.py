@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks.config_checks import quantity_text, whole_number
@@ -29,6 +29,22 @@ class ConfigModel(BaseModel):
         extra="forbid",
         frozen=True,
     )
+
+
+class Autoscale(ConfigModel):
+    """Bounds of the cluster autoscaler for one node pool: at least `min` and at most `max` nodes."""
+
+    min: WholeNumber = Field(ge=1, examples=[1])
+    max: WholeNumber = Field(ge=1, examples=[3])
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Autoscale:
+        if self.min > self.max:
+            raise ValueError(
+                f"autoscale.min = {self.min} is above autoscale.max = {self.max}; "
+                "set min to at most max, or raise max"
+            )
+        return self
 
 
 def duplicates(names: list[str]) -> list[str]:
