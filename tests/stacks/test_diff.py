@@ -160,14 +160,13 @@ def branch_clone(tmp_path_factory) -> Path:
     """A clone of the project with one commit on top that edits, adds and removes stacks."""
     folder = tmp_path_factory.mktemp("clone") / "swarm"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(folder)], check=True)
-    # A clone gets a local branch only for the source's HEAD. When the source
-    # is on another branch, main exists only as origin/main, but the tests pass
-    # `--base main`, which needs a local main.
-    if not run_git(folder, "branch", "--list", "main").strip():
-        run_git(folder, "branch", "--quiet", "main", "origin/main")
     run_git(folder, "config", "user.email", "test@example.com")
     run_git(folder, "config", "user.name", "test")
     run_git(folder, "checkout", "--quiet", "-b", "feature")
+    # The tests pass `--base main` and expect only the edits below. A clone
+    # has a local main only when the source is on main, and the source's main
+    # may be ahead of the cloned commit, so main is set to that commit.
+    run_git(folder, "branch", "--quiet", "--force", "main", "HEAD")
 
     dev = yaml.safe_load((folder / "Pulumi.dev.yaml").read_text())
     dev["config"]["swarm:swarms"][0]["replicas"] = 5
