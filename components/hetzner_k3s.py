@@ -71,8 +71,8 @@ def plan_addresses(config: HetznerConfig) -> _NodeAddresses:
     agents: dict[str, list[str]] = {}
     next_host = _AGENT_HOST_OFFSET
     for pool in config.workers:
-        agents[pool.name] = [host(next_host + i) for i in range(pool.count)]
-        next_host += pool.count
+        agents[pool.name] = [host(next_host + i) for i in range(pool.fixed_count)]
+        next_host += pool.fixed_count
     # The config allows at most 100 servers, so agents end at .122 and never
     # reach the load balancer's address.
     return _NodeAddresses(str(subnet), servers, agents, host(_LOAD_BALANCER_HOST_OFFSET))
@@ -209,7 +209,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                         public_ip=values[1],
                         # With agents present, workloads stay off the control
                         # plane so that swarms cannot starve etcd or the API server.
-                        node_taints=("CriticalAddonsOnly=true:NoExecute",) if _has_agents(config) else (),
+                        node_taints=("CriticalAddonsOnly=true:NoExecute",) if config.has_agents else (),
                         host_key=HostKey(values[2], values[3]),
                     )
                 )
@@ -236,7 +236,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
         # Agents: one group of servers per worker pool, joining the first server.
         agents: list[hcloud.Server] = []
         for pool in config.workers:
-            placement = self._placement_groups(name, f"{pool.name}-agent", pool.count, labels)
+            placement = self._placement_groups(name, f"{pool.name}-agent", pool.fixed_count, labels)
             for index, private_ip in enumerate(addresses.agents[pool.name]):
                 user_data = agent_token.result.apply(
                     lambda secret, private_ip=private_ip, pool=pool: render_user_data(
@@ -427,7 +427,3 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 ignore_changes=["user_data", "image", "ssh_keys"],
             ),
         )
-
-
-def _has_agents(config: HetznerConfig) -> bool:
-    return any(pool.count > 0 for pool in config.workers)

@@ -13,6 +13,11 @@ from stacks.config_checks import quantity_text, whole_number
 # 1.28 on, and SWARM_NODE_ID is read from that label.
 MIN_KUBERNETES_MINOR = 28
 
+# Every resource name starts with the prefix <project>-<stack>, which may
+# have at most this many characters, so that server and node names stay
+# within their limits.
+MAX_RESOURCE_PREFIX_LENGTH = 30
+
 WholeNumber = Annotated[int, BeforeValidator(whole_number)]
 QuantityText = Annotated[str, BeforeValidator(quantity_text)]
 

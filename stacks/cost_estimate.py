@@ -36,7 +36,7 @@ def implied_resources(config: StackConfig) -> list[PricedResource]:
                 )
             )
         for pool in hetzner.workers:
-            for index in range(pool.count):
+            for index in range(pool.fixed_count):
                 resources.append(
                     PricedResource(
                         "hcloud:index/server:Server",
