@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_command as command
@@ -13,11 +14,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
+from components.hetzner_autoscaler import NODE_GROUP_LABEL, HetznerAutoscaler, NodeGroup, node_group_name
 from components.hetzner_csi import HetznerCsiDriver
 from components.k3s_cloud_init import CONTROL_PLANE_TAINT, HostKey, K3sNode, render_user_data
 from components.k3s_upgrades import K3sUpgrades
 from stacks import hetzner_facts
 from stacks.config import HetznerConfig
+from stacks.config_hetzner import WorkerPool
 from stacks.config_pools import POOL_LABEL
 
 
@@ -57,10 +60,21 @@ class _NodeAddresses:
     servers: list[str]
     agents: dict[str, list[str]]
     load_balancer: str
+    # The subnet of autoscaled nodes, None without autoscaled pools.
+    autoscaled_subnet: Optional[str] = None
 
 
 def plan_addresses(config: HetznerConfig) -> _NodeAddresses:
-    """Assign private IPs in one /24: the second /24 of the network, or the network itself if it is a /24."""
+    """Assign private IPs in one /24: the second /24 of the network, or the network itself if it is a /24.
+
+    Autoscaled nodes get the third /24 as a subnet of their own, because
+    Hetzner assigns their addresses, which could otherwise take a fixed
+    address that a later `pulumi up` needs. The autoscaler attaches its
+    servers to that subnet (defaultSubnetIPRange). For a server attached
+    without an address, the API itself picks the network's last created
+    subnet, as a Hetzner engineer wrote in the kubernetes/autoscaler issue
+    tracker in 2023, and that is this subnet too unless one was added later.
+    """
     network = ipaddress.ip_network(config.network_ip_range)
     subnet = next(itertools.islice(network.subnets(new_prefix=24), 1 if network.prefixlen < 24 else 0, None))
 
@@ -71,11 +85,15 @@ def plan_addresses(config: HetznerConfig) -> _NodeAddresses:
     agents: dict[str, list[str]] = {}
     next_host = _AGENT_HOST_OFFSET
     for pool in config.workers:
-        agents[pool.name] = [host(next_host + i) for i in range(pool.count)]
-        next_host += pool.count
+        agents[pool.name] = [host(next_host + i) for i in range(pool.fixed_count)]
+        next_host += pool.fixed_count
     # The config allows at most 100 servers, so agents end at .122 and never
     # reach the load balancer's address.
-    return _NodeAddresses(str(subnet), servers, agents, host(_LOAD_BALANCER_HOST_OFFSET))
+    autoscaled_subnet = None
+    if config.autoscaled_pools:
+        # The config requires a /22 or larger network with autoscaled pools.
+        autoscaled_subnet = str(next(itertools.islice(network.subnets(new_prefix=24), 2, None)))
+    return _NodeAddresses(str(subnet), servers, agents, host(_LOAD_BALANCER_HOST_OFFSET), autoscaled_subnet)
 
 
 class HetznerK3sCluster(pulumi.ComponentResource):
@@ -130,6 +148,19 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             ip_range=addresses.subnet,
             opts=protected_child,
         )
+        # Hetzner assigns autoscaled servers an address in this subnet. It
+        # contains only servers that the autoscaler replaces at will, so it is
+        # not protected.
+        autoscaled_subnet = None
+        if addresses.autoscaled_subnet is not None:
+            autoscaled_subnet = hcloud.NetworkSubnet(
+                f"{name}-autoscaled-subnet",
+                network_id=network.id.apply(int),
+                type="cloud",
+                network_zone=zone,
+                ip_range=addresses.autoscaled_subnet,
+                opts=child,
+            )
 
         # Hetzner firewalls filter only the public interface; node-to-node and
         # load balancer traffic on the private network is not affected.
@@ -196,7 +227,7 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                         public_ip=values[1],
                         # With agents present, workloads stay off the control
                         # plane so that swarms cannot starve etcd or the API server.
-                        node_taints=(CONTROL_PLANE_TAINT,) if _has_agents(config) else (),
+                        node_taints=(CONTROL_PLANE_TAINT,) if config.has_agents else (),
                         host_key=HostKey(values[2], values[3]),
                     )
                 )
@@ -220,10 +251,13 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 )
             )
 
-        # Agents: one group of servers per worker pool, joining the first server.
+        # Agents: one group of servers per fixed worker pool, joining the
+        # first server. Autoscaled pools get theirs from the autoscaler below.
         agents: list[hcloud.Server] = []
         for pool in config.workers:
-            placement = self._placement_groups(name, f"{pool.name}-agent", pool.count, labels)
+            if pool.autoscale is not None:
+                continue
+            placement = self._placement_groups(name, f"{pool.name}-agent", pool.fixed_count, labels)
             for index, private_ip in enumerate(addresses.agents[pool.name]):
                 user_data = agent_token.result.apply(
                     lambda secret, private_ip=private_ip, pool=pool: render_user_data(
@@ -282,6 +316,17 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             use_private_ip=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[load_balancer_network]),
         )
+        # The pinned autoscaler labels its servers only with their node group,
+        # not with swarm-cluster, so each autoscaled pool gets a target of its own.
+        for pool in config.autoscaled_pools:
+            hcloud.LoadBalancerTarget(
+                f"{name}-lb-{pool.name}-nodes",
+                load_balancer_id=load_balancer.id.apply(int),
+                type="label_selector",
+                label_selector=f"{NODE_GROUP_LABEL}={node_group_name(name, pool.name)}",
+                use_private_ip=True,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[load_balancer_network]),
+            )
         hcloud.LoadBalancerService(
             f"{name}-lb-ssh",
             load_balancer_id=load_balancer.id,
@@ -349,6 +394,27 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
         )
 
+        # Autoscaled pools: the cluster autoscaler creates and deletes their servers.
+        # NOTE: Pulumi does not know those servers. Removing an autoscaled pool,
+        # or destroying the stack, leaves them running and billed, and Hetzner
+        # may reject deleting the firewall or placement group they still use.
+        if config.autoscaled_pools:
+            assert addresses.autoscaled_subnet is not None and autoscaled_subnet is not None
+            HetznerAutoscaler(
+                f"{name}-autoscaler",
+                node_groups=[
+                    self._node_group(name, config, pool, addresses.autoscaled_subnet, join_url, agent_token, labels)
+                    for pool in config.autoscaled_pools
+                ],
+                hcloud_token=hcloud_token,
+                image=config.image,
+                network_id=network.id,
+                subnet_ip_range=autoscaled_subnet.ip_range,
+                firewall_id=firewall.id,
+                ssh_key_id=hcloud_admin_key.id,
+                opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
+            )
+
         self.kubeconfig = kubeconfig
         self.provider = provider
         self.storage_class_name = csi.storage_class_name
@@ -377,6 +443,54 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             )
             for group in range(hetzner_facts.placement_groups_needed(count))
         ]
+
+    def _node_group(
+        self,
+        name: str,
+        config: HetznerConfig,
+        pool: WorkerPool,
+        subnet: str,
+        join_url: str,
+        agent_token: random.RandomPassword,
+        labels: dict[str, str],
+    ) -> NodeGroup:
+        """Describe an autoscaled pool to the autoscaler, with its user data and its placement group."""
+        assert pool.autoscale is not None
+        user_data = agent_token.result.apply(
+            lambda secret: render_user_data(
+                K3sNode(
+                    role="agent",
+                    k3s_version=config.k3s_version,
+                    private_ip=None,
+                    private_subnet=subnet,
+                    token=secret,
+                    join_url=join_url,
+                    node_labels=(
+                        f"{POOL_LABEL}={pool.name}",
+                        *(f"{key}={value}" for key, value in pool.labels.items()),
+                    ),
+                    node_taints=tuple(taint.as_k3s_flag() for taint in pool.taints),
+                )
+            )
+        )
+        # The autoscaler puts a node group in at most one placement group and
+        # stops at startup when a group's pools may grow past 10 servers, so
+        # larger pools are not spread.
+        placement_group_id = None
+        if pool.placement_groups:
+            (placement_group,) = self._placement_groups(name, f"{pool.name}-agent", pool.autoscale.max, labels)
+            placement_group_id = placement_group.id
+        return NodeGroup(
+            name=node_group_name(name, pool.name),
+            server_type=pool.server_type,
+            location=pool.location or config.location,
+            min_size=pool.autoscale.min,
+            max_size=pool.autoscale.max,
+            user_data=pulumi.Output.secret(user_data),
+            node_labels={**pool.labels, POOL_LABEL: pool.name},
+            placement_group_id=placement_group_id,
+            node_taints=tuple({"key": taint.key, "value": taint.value, "effect": taint.effect} for taint in pool.taints),
+        )
 
     def _server(
         self,
@@ -446,6 +560,3 @@ def firewall_rules(admin_cidrs: list[str]) -> list[hcloud.FirewallRuleArgs]:
         ),
     ]
 
-
-def _has_agents(config: HetznerConfig) -> bool:
-    return any(pool.count > 0 for pool in config.workers)

@@ -22,35 +22,85 @@ CONTROL_PLANE_TAINT = f"{CONTROL_PLANE_TAINT_KEY}=true:NoExecute"
 # The bootstrap script waits for the private network interface, because
 # Hetzner attaches it after boot has started, then pins flannel to it so that
 # pod traffic stays on the private network instead of the public interface.
+# A node that Pulumi creates passes its fixed private IP. An autoscaled node
+# passes the subnet that Hetzner assigns its address from, and the script sets
+# K3s's node-ip to the address it finds there.
+# On autoscaled nodes the script also sets the kubelet's provider ID to
+# hcloud://<server id>, with the id from Hetzner's metadata service. The
+# cluster autoscaler's Hetzner provider finds the server of a node by that ID
+# and ignores a node whose ID has another prefix, such as K3s's own k3s://
+# (serverForNode in cluster-autoscaler/cloudprovider/hetzner/hetzner_manager.go).
 # K3s comes from its official install script, pinned to a release tag through
 # INSTALL_K3S_VERSION, so every node of a stack runs the same version.
 BOOTSTRAP_SCRIPT = """\
 #!/bin/sh
 # Install K3s as a server or an agent once the private network interface is up.
 # Usage: swarm-k3s-bootstrap server|agent K3S_VERSION PRIVATE_IP
+#        swarm-k3s-bootstrap agent K3S_VERSION SUBNET_CIDR hcloud-provider-id
 set -eu
 
 role="$1"
 version="$2"
-private_ip="$3"
+address_range="$3"
+provider_id="${4:-}"
 config=/etc/rancher/k3s/config.yaml
+metadata=http://169.254.169.254/hetzner/v1/metadata
 
-interface=""
+case "$address_range" in
+  */*) ;;
+  *) address_range="$address_range/32" ;;
+esac
+
+# Prints the interface and the IPv4 address that lie in $address_range.
+find_private_address() {
+  ip -o -4 addr show | awk -v range="$address_range" '
+    function to_number(dotted, parts) {
+      split(dotted, parts, ".")
+      return ((parts[1] * 256 + parts[2]) * 256 + parts[3]) * 256 + parts[4]
+    }
+    BEGIN {
+      split(range, cidr, "/")
+      block = 2 ^ (32 - cidr[2])
+      target = int(to_number(cidr[1]) / block)
+    }
+    {
+      split($4, address, "/")
+      if (int(to_number(address[1]) / block) == target) { print $2, address[1]; exit }
+    }'
+}
+
+found=""
 attempt=0
-while [ -z "$interface" ]; do
-  interface=$(ip -o -4 addr show | awk -v ip="$private_ip" 'index($4, ip "/") == 1 { print $2; exit }')
-  if [ -z "$interface" ]; then
+while [ -z "$found" ]; do
+  found=$(find_private_address)
+  if [ -z "$found" ]; then
     attempt=$((attempt + 1))
     if [ "$attempt" -ge 120 ]; then
-      echo "swarm-k3s-bootstrap: no interface has $private_ip after 120 attempts" >&2
+      echo "swarm-k3s-bootstrap: no interface has an address in $address_range after 120 attempts" >&2
       exit 1
     fi
     sleep 2
   fi
 done
+interface="${found% *}"
+private_ip="${found#* }"
 
+if ! grep -q '^node-ip:' "$config"; then
+  printf 'node-ip: %s\\n' "$private_ip" >> "$config"
+fi
 if ! grep -q '^flannel-iface:' "$config"; then
   printf 'flannel-iface: %s\\n' "$interface" >> "$config"
+fi
+
+if [ "$provider_id" = hcloud-provider-id ] && ! grep -q '^kubelet-arg:' "$config"; then
+  server_id=$(curl --fail --silent --show-error --retry 10 --retry-delay 2 "$metadata/instance-id")
+  case "$server_id" in
+    '' | *[!0-9]*)
+      echo "swarm-k3s-bootstrap: the metadata service returned no server id: '$server_id'" >&2
+      exit 1
+      ;;
+  esac
+  printf 'kubelet-arg:\\n  - provider-id=hcloud://%s\\n' "$server_id" >> "$config"
 fi
 
 installer=$(mktemp)
@@ -59,6 +109,9 @@ curl --fail --silent --show-error --location --retry 10 --retry-delay 5 --output
   https://get.k3s.io
 INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="$role" sh "$installer"
 """
+
+# The argument that makes the bootstrap script set the hcloud provider ID.
+HCLOUD_PROVIDER_ID = "hcloud-provider-id"
 
 
 @dataclass(frozen=True)
@@ -75,7 +128,9 @@ class K3sNode:
 
     role: Literal["server", "agent"]
     k3s_version: str
-    private_ip: str
+    # The node's fixed private address, or None for an autoscaled agent,
+    # whose address Hetzner assigns from `private_subnet` at boot.
+    private_ip: Optional[str]
     # The server token for servers, the agent token for agents.
     token: str
     # Set on servers only: the token that agents join with. Agents never
@@ -90,11 +145,25 @@ class K3sNode:
     node_labels: tuple[str, ...] = ()
     node_taints: tuple[str, ...] = ()
     host_key: Optional[HostKey] = None
+    private_subnet: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if (self.private_ip is None) == (self.private_subnet is None):
+            raise ValueError("a K3s node needs either a fixed private_ip or the private_subnet of an autoscaled node")
+        if self.role == "server" and self.private_ip is None:
+            raise ValueError("a K3s server needs a fixed private_ip, because agents join it at that address")
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether the cluster autoscaler creates this node, so that its address is known only at boot."""
+        return self.private_subnet is not None
 
 
 def k3s_config(node: K3sNode) -> dict:
     """Build the content of /etc/rancher/k3s/config.yaml for one node."""
-    config: dict = {"token": node.token, "node-ip": node.private_ip}
+    config: dict = {"token": node.token}
+    if node.private_ip is not None:
+        config["node-ip"] = node.private_ip
     if node.join_url:
         config["server"] = node.join_url
     if node.public_ip:
@@ -139,7 +208,7 @@ def render_user_data(node: K3sNode) -> str:
                 "content": BOOTSTRAP_SCRIPT,
             },
         ],
-        "runcmd": [[BOOTSTRAP_PATH, node.role, node.k3s_version, node.private_ip]],
+        "runcmd": [bootstrap_command(node)],
     }
     if node.host_key is not None:
         # Only the pinned ed25519 key, so the host identity that Pulumi
@@ -151,6 +220,13 @@ def render_user_data(node: K3sNode) -> str:
             "ed25519_public": node.host_key.public_openssh,
         }
     return "#cloud-config\n" + yaml.dump(document, Dumper=_BlockStyleDumper, sort_keys=False, width=4096)
+
+
+def bootstrap_command(node: K3sNode) -> list[str]:
+    """Return the runcmd entry that runs the bootstrap script for one node."""
+    if node.autoscaled:
+        return [BOOTSTRAP_PATH, node.role, node.k3s_version, node.private_subnet, HCLOUD_PROVIDER_ID]
+    return [BOOTSTRAP_PATH, node.role, node.k3s_version, node.private_ip]
 
 
 class _BlockStyleDumper(yaml.SafeDumper):

@@ -352,18 +352,20 @@ def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup]
     else:
         fix = "add a worker pool under swarm:hetzner.workers (the control plane has 1 or 3 servers)"
     keys = [demand.key for demand, _, _ in unplaced if demand.key]
-    lower = f"lower {' or '.join(f'{key}.replicas' for key in keys)}, " if keys else ""
+    alternatives = [fix]
+    if keys:
+        alternatives.append(f"lower {' or '.join(f'{key}.replicas' for key in keys)}")
+    alternatives.append("choose a larger node type")
+    fixes = ", or ".join(alternatives)
 
     if len(unplaced) == 1:
         demand, _, left = unplaced[0]
         return (
             f"{demand.label} does not fit: {demand.count} containers of {_request(demand)} each, but {left} of "
-            f"them find no room on {where}; {fix}, or {lower}or choose a larger node type"
+            f"them find no room on {where}; {fixes}"
         )
     labels = ", ".join(f"{demand.label} ({left} of {demand.count})" for demand, _, left in unplaced)
-    return (
-        f"containers find no room on {where}: {labels}; {fix}, or {lower}or choose a larger node type"
-    )
+    return f"containers find no room on {where}: {labels}; {fixes}"
 
 
 def firewall_problems(config: StackConfig) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from stacks import digitalocean_facts
-from stacks.config_base import MIN_KUBERNETES_MINOR, ConfigModel, WholeNumber, duplicates, last_index
+from stacks.config_base import MIN_KUBERNETES_MINOR, Autoscale, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label
 from stacks.config_pools import Taint, check_node_labels
 
@@ -19,22 +19,6 @@ _MINOR_VERSION = re.compile(r"^1\.(\d+)$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _WEEKDAYS = ("any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RFC1918 = [ipaddress.ip_network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
-
-
-class Autoscale(ConfigModel):
-    """Bounds of the DOKS cluster autoscaler for one node pool."""
-
-    min: WholeNumber = Field(ge=1, examples=[1])
-    max: WholeNumber = Field(ge=1, examples=[3])
-
-    @model_validator(mode="after")
-    def _min_not_above_max(self) -> Autoscale:
-        if self.min > self.max:
-            raise ValueError(
-                f"autoscale.min = {self.min} is above autoscale.max = {self.max}; "
-                "set min to at most max, or raise max"
-            )
-        return self
 
 
 class DoksNodePool(ConfigModel):

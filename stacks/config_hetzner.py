@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from stacks import hetzner_facts
-from stacks.config_base import MIN_KUBERNETES_MINOR, ConfigModel, WholeNumber, duplicates, last_index
+from stacks.config_base import (
+    MAX_RESOURCE_PREFIX_LENGTH,
+    MIN_KUBERNETES_MINOR,
+    Autoscale,
+    ConfigModel,
+    WholeNumber,
+    duplicates,
+    last_index,
+)
 from stacks.config_checks import check_dns_label, check_image_reference, check_node_network, whole_number
 from stacks.config_pools import Taint, check_node_labels
 
 DEFAULT_K3S_VERSION = "v1.34.1+k3s1"
 DEFAULT_SERVER_IMAGE = "ubuntu-24.04"
+
+# The cluster autoscaler names its servers <node group>-<up to 16 hex digits>
+# (newNodeName in cluster-autoscaler/cloudprovider/hetzner/hetzner_node_group.go),
+# and a pool's node group is <resource prefix>-<pool>. The Hetzner API
+# requires a server name to be a valid hostname, and a name without dots is
+# one hostname label of at most 63 characters.
+MAX_AUTOSCALED_POOL_NAME_LENGTH = 63 - 16 - 1 - MAX_RESOURCE_PREFIX_LENGTH - 1
+
+# Autoscaled nodes get the third /24 of the network as their subnet, so the
+# network must contain at least three /24 ranges.
+AUTOSCALED_NETWORK_MAX_PREFIX = 22
 
 _K3S_VERSION = re.compile(r"^v1\.(\d+)\.\d+\+k3s\d+$")
 _SERVER_TYPE = re.compile(r"^(cx|cpx|cax|ccx)\d{2}$")
@@ -42,13 +62,18 @@ class ControlPlane(ConfigModel):
 
 
 class WorkerPool(ConfigModel):
-    """A group of K3s agent nodes of one server type."""
+    """A group of K3s agent nodes of one server type, fixed in number or autoscaled."""
 
     name: str = Field(description="pool name, part of each server name", examples=["general"])
     server_type: str = Field(description="Hetzner server type of each agent", examples=["cx33"])
-    count: WholeNumber = Field(
-        ge=0, le=hetzner_facts.MAX_SERVERS_PER_NETWORK, description="number of agents", examples=[2]
+    count: Optional[WholeNumber] = Field(
+        default=None,
+        ge=0,
+        le=hetzner_facts.MAX_SERVERS_PER_NETWORK,
+        description="number of agents; optional with autoscale",
+        examples=[2],
     )
+    autoscale: Optional[Autoscale] = Field(default=None, examples=['{"min": 1, "max": 3}'])
     location: Optional[str] = Field(
         default=None, description="Hetzner location of this pool; default: swarm:hetzner.location", examples=["nbg1"]
     )
@@ -60,6 +85,25 @@ class WorkerPool(ConfigModel):
         description="taints of the pool's nodes; only swarms that name the pool run there",
         examples=['[{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]'],
     )
+
+    @property
+    def fixed_count(self) -> int:
+        """Number of servers that Pulumi creates: `count`, or none when the cluster autoscaler creates them."""
+        if self.autoscale is not None or self.count is None:
+            return 0
+        return self.count
+
+    @property
+    def max_servers(self) -> int:
+        """Largest number of servers the pool can have: `count`, or `autoscale.max`."""
+        return self.autoscale.max if self.autoscale is not None else self.fixed_count
+
+    @property
+    def placement_groups(self) -> int:
+        """Number of spread placement groups that the pool's servers need."""
+        if self.autoscale is None:
+            return hetzner_facts.placement_groups_needed(self.fixed_count)
+        return 1 if self.autoscale.max <= hetzner_facts.MAX_SERVERS_PER_PLACEMENT_GROUP else 0
 
     @field_validator("name")
     @classmethod
@@ -80,6 +124,28 @@ class WorkerPool(ConfigModel):
     def _location_is_known(cls, value: Optional[str]) -> Optional[str]:
         return None if value is None else hetzner_facts.check_location(value)
 
+    @model_validator(mode="after")
+    def _count_or_autoscale(self) -> WorkerPool:
+        if self.count is None and self.autoscale is None:
+            raise ValueError(
+                f"worker pool {self.name} needs a count, or autoscale bounds such as {{min: 1, max: 3}}"
+            )
+        if self.autoscale is None:
+            return self
+        if self.count is not None and not self.autoscale.min <= self.count <= self.autoscale.max:
+            raise ValueError(
+                f"worker pool {self.name} has count {self.count} outside its autoscale range "
+                f"{self.autoscale.min}..{self.autoscale.max}; remove count or move it into the range"
+            )
+        if len(self.name) > MAX_AUTOSCALED_POOL_NAME_LENGTH:
+            raise ValueError(
+                f"autoscaled worker pool name {self.name} has {len(self.name)} characters, but at most "
+                f"{MAX_AUTOSCALED_POOL_NAME_LENGTH} fit, because the autoscaler names its servers "
+                "<stack prefix>-<pool>-<16 hex digits> and a Hetzner server name has at most 63; "
+                "choose a shorter pool name"
+            )
+        return self
+
 
 class HetznerConfig(ConfigModel):
     """The `swarm:hetzner` object: a K3s cluster on Hetzner Cloud."""
@@ -93,8 +159,20 @@ class HetznerConfig(ConfigModel):
         default=DEFAULT_SERVER_IMAGE, examples=[DEFAULT_SERVER_IMAGE]
     )
     network_ip_range: str = Field(
-        default="10.0.0.0/16", description="private network of the nodes, at least a /24", examples=["10.0.0.0/16"]
+        default="10.0.0.0/16",
+        description="private network of the nodes, at least a /24, and at least a /22 with autoscaled pools",
+        examples=["10.0.0.0/16"],
     )
+
+    @property
+    def has_agents(self) -> bool:
+        """Whether any worker pool has agents, or may get them from the autoscaler."""
+        return any(pool.fixed_count > 0 or pool.autoscale is not None for pool in self.workers)
+
+    @property
+    def autoscaled_pools(self) -> list[WorkerPool]:
+        """The worker pools whose servers the cluster autoscaler creates."""
+        return [pool for pool in self.workers if pool.autoscale is not None]
 
     @field_validator("location")
     @classmethod
@@ -140,19 +218,30 @@ class HetznerConfig(ConfigModel):
                     f"use one of {', '.join(same_zone)} for the pool, or remove its location"
                 )
 
-        servers = self.control_plane.count + sum(pool.count for pool in self.workers)
+        servers = self.control_plane.count + sum(pool.max_servers for pool in self.workers)
         if servers > hetzner_facts.MAX_SERVERS_PER_NETWORK:
             raise ValueError(
-                f"the cluster has {servers} servers, but a Hetzner private network takes at most "
-                f"{hetzner_facts.MAX_SERVERS_PER_NETWORK}; lower swarm:hetzner.workers[].count"
+                f"the cluster has up to {servers} servers (autoscaled pools count at autoscale.max), but a "
+                f"Hetzner private network takes at most {hetzner_facts.MAX_SERVERS_PER_NETWORK}; lower "
+                "swarm:hetzner.workers[].count or swarm:hetzner.workers[].autoscale.max"
             )
 
         groups = hetzner_facts.placement_groups_needed(self.control_plane.count)
-        groups += sum(hetzner_facts.placement_groups_needed(pool.count) for pool in self.workers)
+        groups += sum(pool.placement_groups for pool in self.workers)
         if groups > hetzner_facts.MAX_PLACEMENT_GROUPS_PER_PROJECT:
             raise ValueError(
-                f"the cluster needs {groups} spread placement groups (one per 10 servers of each pool), "
-                f"but a Hetzner project takes at most {hetzner_facts.MAX_PLACEMENT_GROUPS_PER_PROJECT}; "
-                "merge worker pools of the same server type"
+                f"the cluster needs {groups} spread placement groups (one per 10 servers of each fixed pool, "
+                "one per autoscaled pool whose autoscale.max is at most 10), but a Hetzner project takes at most "
+                f"{hetzner_facts.MAX_PLACEMENT_GROUPS_PER_PROJECT}; merge worker pools of the same server type"
             )
+
+        if self.autoscaled_pools:
+            network = ipaddress.ip_network(self.network_ip_range)
+            if network.prefixlen > AUTOSCALED_NETWORK_MAX_PREFIX:
+                raise ValueError(
+                    f"swarm:hetzner.networkIpRange = {self.network_ip_range} is too small for autoscaled pools: "
+                    "autoscaled nodes get the network's third /24 as their own subnet, so the network must be "
+                    f"a /{AUTOSCALED_NETWORK_MAX_PREFIX} or larger; set it with: pulumi config set --path "
+                    "'swarm:hetzner.networkIpRange' 10.0.0.0/16"
+                )
         return self

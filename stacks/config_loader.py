@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from stacks.config import PLATFORM_SECTIONS, PLATFORMS_WITH_ADMIN_ACCESS, StackConfig
+from stacks.config_base import MAX_RESOURCE_PREFIX_LENGTH
 
 NAMESPACE = "swarm"
 
@@ -282,10 +283,10 @@ def resource_prefix(project: str, stack: str) -> str:
     and any character other than a letter, digit or '-' becomes '-'.
     """
     prefix = re.sub(r"[^a-z0-9-]", "-", f"{project}-{stack}".lower()).strip("-")
-    if len(prefix) > 30:
+    if len(prefix) > MAX_RESOURCE_PREFIX_LENGTH:
         raise StackConfigError(
             f"invalid stack name {stack}: the resource prefix {prefix} is {len(prefix)} characters, "
-            "at most 30 keep the names of servers, clusters and Kubernetes objects within their limits; "
+            f"at most {MAX_RESOURCE_PREFIX_LENGTH} keep the names of servers, clusters and Kubernetes objects within their limits; "
             "rename the stack with: pulumi stack rename <shorter-name>"
         )
     return prefix

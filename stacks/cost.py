@@ -4,7 +4,8 @@ The input is a list of resources with their type, name and inputs: the
 offline plan, the steps of `pulumi preview --json`, or the resources of
 `pulumi stack export`. Every billable resource becomes a line with a low and a
 high monthly amount. The two differ only for autoscaling node pools, whose
-range runs from `min` to `max` nodes.
+range runs from `min` to `max` nodes: DOKS node pools, and on Hetzner the node
+groups of the cluster autoscaler's Helm release, whose servers no plan lists.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _DOKS_CLUSTER = "digitalocean:index/kubernetesCluster:KubernetesCluster"
 _DOKS_NODE_POOL = "digitalocean:index/kubernetesNodePool:KubernetesNodePool"
 _DO_LOAD_BALANCER = "digitalocean:index/loadBalancer:LoadBalancer"
 _STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+_HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+_CLUSTER_AUTOSCALER_CHART = "cluster-autoscaler"
 
 
 class Resource(Protocol):
@@ -215,6 +218,31 @@ def _price_hetzner(resources: list[Resource], catalog: Catalog, cost: StackCost)
             location = _input(resource, "location", "*")
             price = catalog.price("hetzner", _input(resource, "loadBalancerType"), location)
             cost.lines.append(_line("network", resource.name, f"load balancer {price.sku}", price, Decimal(1)))
+        elif resource.type == _HELM_RELEASE and resource.inputs.get("chart") == _CLUSTER_AUTOSCALER_CHART:
+            _price_autoscaled_servers(resource, catalog, cost)
+
+
+def _price_autoscaled_servers(release: Resource, catalog: Catalog, cost: StackCost) -> None:
+    """Price each node group of the cluster autoscaler's release from its minSize to its maxSize servers."""
+    if _input(release, "values.cloudProvider") != "hetzner":
+        return
+    # The Hetzner provider gives each server a public IPv4 unless
+    # HCLOUD_PUBLIC_IPV4 parses as false (Go's strconv.ParseBool), and Hetzner
+    # bills that address.
+    public_ipv4_setting = _input(release, "values.extraEnv", {}).get("HCLOUD_PUBLIC_IPV4", "true")
+    public_ipv4 = str(public_ipv4_setting).lower() not in ("false", "f", "0")
+    for group_inputs in _input(release, "values.autoscalingGroups"):
+        group = _Nested(release, group_inputs, "autoscaling group")
+        name = _input(group, "name")
+        location = _input(group, "region")
+        low, high = Decimal(_input(group, "minSize")), Decimal(_input(group, "maxSize"))
+        price = catalog.price("hetzner", _input(group, "instanceType"), location)
+        description = f"autoscaled servers {price.sku} in {location}, autoscaling {low}-{high}"
+        cost.lines.append(_line("compute", name, description, price, low, high))
+        if public_ipv4:
+            ipv4 = catalog.price("hetzner", "primary-ipv4", location)
+            description = f"primary IPv4 of each autoscaled server of {name}, autoscaling {low}-{high}"
+            cost.lines.append(_line("network", name, description, ipv4, low, high))
 
 
 def _price_doks(resources: list[Resource], catalog: Catalog, cost: StackCost) -> None:
@@ -263,7 +291,7 @@ def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCo
         price = catalog.price(provider, "volume", location)
         limits = catalog.volume_limits[provider]
         for claim in _input(resource, "spec.volumeClaimTemplates", []):
-            request = _input(_Claim(resource, claim), "spec.resources.requests.storage")
+            request = _input(_Nested(resource, claim, "volume claim template"), "spec.resources.requests.storage")
             size = volume_size_gb(request, limits.minimum_gb)
             if size > limits.maximum_gb:
                 raise UnknownPriceError(
@@ -277,15 +305,16 @@ def _price_workspaces(resources: list[Resource], catalog: Catalog, cost: StackCo
 
 
 @dataclass(frozen=True)
-class _Claim:
-    """A volume claim template, read with the same checks as a resource."""
+class _Nested:
+    """An object inside a resource's inputs, such as a volume claim template, read with the same checks as a resource."""
 
     resource: Resource
     inputs: dict[str, Any]
+    kind: str
 
     @property
     def name(self) -> str:
-        return f"{self.resource.name} (volume claim template)"
+        return f"{self.resource.name} ({self.kind})"
 
     @property
     def type(self) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import doks
+from components import doks, hetzner_autoscaler
 from stacks.catalog import Catalog, UnknownPriceError
-from stacks.config import StackConfig
+from stacks.config import HetznerConfig, StackConfig
 from stacks.cost import StackCost, price_resources
 from stacks.cost_sources import PricedResource
 
@@ -36,7 +36,7 @@ def implied_resources(config: StackConfig) -> list[PricedResource]:
                 )
             )
         for pool in hetzner.workers:
-            for index in range(pool.count):
+            for index in range(pool.fixed_count):
                 resources.append(
                     PricedResource(
                         "hcloud:index/server:Server",
@@ -49,6 +49,8 @@ def implied_resources(config: StackConfig) -> list[PricedResource]:
                         },
                     )
                 )
+        if hetzner.autoscaled_pools:
+            resources.append(PricedResource("kubernetes:helm.sh/v3:Release", "autoscaler", _autoscaler_values(hetzner)))
         resources.append(
             PricedResource("hcloud:index/loadBalancer:LoadBalancer", "lb", {"loadBalancerType": hetzner.load_balancer_type, "location": hetzner.location})
         )
@@ -82,6 +84,29 @@ def implied_resources(config: StackConfig) -> list[PricedResource]:
             )
         )
     return resources
+
+
+def _autoscaler_values(hetzner: HetznerConfig) -> dict[str, Any]:
+    """Return the release inputs that pricing reads: the chart and its autoscaling groups."""
+    groups = [
+        {
+            "name": pool.name,
+            "minSize": pool.autoscale.min,
+            "maxSize": pool.autoscale.max,
+            "instanceType": pool.server_type,
+            "region": pool.location or hetzner.location,
+        }
+        for pool in hetzner.autoscaled_pools
+        if pool.autoscale is not None
+    ]
+    return {
+        "chart": hetzner_autoscaler.CHART_NAME,
+        "values": {
+            "cloudProvider": "hetzner",
+            "autoscalingGroups": groups,
+            "extraEnv": {"HCLOUD_PUBLIC_IPV4": hetzner_autoscaler.SERVER_PUBLIC_IPV4},
+        },
+    }
 
 
 def estimate(stack: str, config: StackConfig, catalog: Catalog) -> StackCost:

@@ -93,7 +93,6 @@ def _hetzner_k3s(name: str, config: StackConfig, protect: bool) -> Cluster:
         hcloud_token=read_hcloud_token(),
         protect=protect,
     )
-    has_agents = any(pool.count > 0 for pool in config.hetzner.workers)
     return Cluster(
         provider=cluster.provider,
         storage_class_name=cluster.storage_class_name,
@@ -102,7 +101,7 @@ def _hetzner_k3s(name: str, config: StackConfig, protect: bool) -> Cluster:
         ssh_node_port=hetzner_k3s.SSH_NODE_PORT,
         ssh_host=cluster.ssh_host,
         # Without agents the swarms run on the K3s servers, which carry no pool label.
-        pool_label=hetzner_k3s.POOL_LABEL if has_agents else None,
+        pool_label=hetzner_k3s.POOL_LABEL if config.hetzner.has_agents else None,
         outputs={
             "kubeconfig": cluster.kubeconfig,
             "api_server_ip": cluster.api_server_ip,

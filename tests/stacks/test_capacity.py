@@ -234,3 +234,14 @@ def test_firewall_effective_rules_limit():
     message = error_for(values)
     assert "502 effective rules" in message
     assert "at most 500" in message
+
+
+def test_jump_host_fix_offers_no_replicas():
+    # The jump host has no replicas key, so the fix names only the node count and the node type.
+    values = hetzner_values("cx33", 1, 3, cpu="1", memory="2Gi")
+    values["swarms"][0]["storage"] = "10Gi"
+
+    message = error_for(values)
+    assert "the SSH entry's jump host does not fit" in message
+    assert ", or or" not in message
+    assert message.endswith("'swarm:hetzner.workers[0].count' 2, or choose a larger node type")

@@ -163,6 +163,10 @@ def branch_clone(tmp_path_factory) -> Path:
     run_git(folder, "config", "user.email", "test@example.com")
     run_git(folder, "config", "user.name", "test")
     run_git(folder, "checkout", "--quiet", "-b", "feature")
+    # The tests pass `--base main` and expect only the edits below. A clone
+    # has a local main only when the source is on main, and the source's main
+    # may be ahead of the cloned commit, so main is set to that commit.
+    run_git(folder, "branch", "--quiet", "--force", "main", "HEAD")
 
     dev = yaml.safe_load((folder / "Pulumi.dev.yaml").read_text())
     dev["config"]["swarm:swarms"][0]["replicas"] = 5
