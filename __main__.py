@@ -8,6 +8,7 @@ from stacks.catalog import load_catalog
 from stacks.config_loader import parse_stack_config, read_pulumi_config, resource_prefix
 from stacks.cost_estimate import estimate_or_none, estimate_output
 from stacks.platform import build_cluster
+from stacks.sizing import size_auto_pools
 from stacks.swarm_outputs import swarm_outputs
 
 values, secret_keys = read_pulumi_config()
@@ -54,4 +55,7 @@ estimated_cost = estimate_output(name, config, catalog)
 if "unknown" in estimated_cost:
     pulumi.log.warn(f"no monthly cost estimate: {estimated_cost['unknown']}")
 pulumi.export("estimatedMonthlyCost", estimated_cost)
+auto_sized = size_auto_pools(config, catalog)
+if auto_sized:
+    pulumi.export("autoSizing", {choice.pool: choice.as_output() for choice in auto_sized})
 pulumi.export("swarms", swarm_outputs(config, jump_alias, ssh_host, cluster.ssh_port, estimate_or_none(name, config, catalog)))

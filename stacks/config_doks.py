@@ -6,12 +6,12 @@ import ipaddress
 import re
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from stacks import digitalocean_facts
 from stacks.config_base import MIN_KUBERNETES_MINOR, Autoscale, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label
-from stacks.config_pools import Taint, check_node_labels
+from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing
 
 DEFAULT_DOKS_VERSION = "1.34"
 
@@ -25,7 +25,12 @@ class DoksNodePool(ConfigModel):
     """A DOKS node pool that carries swarm containers."""
 
     name: str = Field(description="pool name, part of the DOKS node pool name", examples=["general"])
-    size: str = Field(description="Droplet size slug of each node", examples=["s-4vcpu-8gb"])
+    sizing: Sizing = Field(
+        default="fixed",
+        description="auto: choose the cheapest Droplet size (unless size is set) and count for the swarms",
+        examples=["auto"],
+    )
+    size: Optional[str] = Field(default=None, description="Droplet size slug of each node", examples=["s-4vcpu-8gb"])
     count: Optional[WholeNumber] = Field(
         default=None, ge=1, description="number of nodes; optional with autoscale", examples=[2]
     )
@@ -48,11 +53,14 @@ class DoksNodePool(ConfigModel):
 
     @field_validator("size")
     @classmethod
-    def _size_is_known(cls, value: str) -> str:
-        return digitalocean_facts.check_droplet_size(value)
+    def _size_is_known(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else digitalocean_facts.check_droplet_size(value)
 
     @model_validator(mode="after")
-    def _count_or_autoscale(self) -> DoksNodePool:
+    def _count_or_autoscale(self, info: ValidationInfo) -> DoksNodePool:
+        check_pool_sizing(self.name, self.sizing, "size", self.size, self.count, self.autoscale, info)
+        if self.sizing == "auto":
+            return self
         if self.count is None and self.autoscale is None:
             raise ValueError(f"node pool {self.name} needs a count, or autoscale bounds such as {{min: 1, max: 3}}")
         if self.count is not None and self.autoscale is not None:

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from stacks import hetzner_facts
 from stacks.config_base import (
@@ -19,7 +19,7 @@ from stacks.config_base import (
     last_index,
 )
 from stacks.config_checks import check_dns_label, check_image_reference, check_node_network, whole_number
-from stacks.config_pools import Taint, check_node_labels
+from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing
 
 DEFAULT_K3S_VERSION = "v1.34.1+k3s1"
 DEFAULT_SERVER_IMAGE = "ubuntu-24.04"
@@ -65,7 +65,12 @@ class WorkerPool(ConfigModel):
     """A group of K3s agent nodes of one server type, fixed in number or autoscaled."""
 
     name: str = Field(description="pool name, part of each server name", examples=["general"])
-    server_type: str = Field(description="Hetzner server type of each agent", examples=["cx33"])
+    sizing: Sizing = Field(
+        default="fixed",
+        description="auto: choose the cheapest server type (unless serverType is set) and count for the swarms",
+        examples=["auto"],
+    )
+    server_type: Optional[str] = Field(default=None, description="Hetzner server type of each agent", examples=["cx33"])
     count: Optional[WholeNumber] = Field(
         default=None,
         ge=0,
@@ -116,8 +121,8 @@ class WorkerPool(ConfigModel):
 
     @field_validator("server_type")
     @classmethod
-    def _server_type_is_hetzner_name(cls, value: str) -> str:
-        return _check_server_type(value)
+    def _server_type_is_hetzner_name(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else _check_server_type(value)
 
     @field_validator("location")
     @classmethod
@@ -125,7 +130,10 @@ class WorkerPool(ConfigModel):
         return None if value is None else hetzner_facts.check_location(value)
 
     @model_validator(mode="after")
-    def _count_or_autoscale(self) -> WorkerPool:
+    def _count_or_autoscale(self, info: ValidationInfo) -> WorkerPool:
+        check_pool_sizing(self.name, self.sizing, "serverType", self.server_type, self.count, self.autoscale, info)
+        if self.sizing == "auto":
+            return self
         if self.count is None and self.autoscale is None:
             raise ValueError(
                 f"worker pool {self.name} needs a count, or autoscale bounds such as {{min: 1, max: 3}}"

@@ -97,11 +97,17 @@ def parse_stack_config(
     if lines:
         raise StackConfigError("\n".join(dict.fromkeys(lines)))
 
-    # Imported here because the capacity check builds on the config models of this package.
+    # Imported here because sizing and the capacity check build on the config models of this package.
     from stacks.capacity import check_capacity
     from stacks.catalog import load_catalog
+    from stacks.sizing import SizingError, resolve_auto_sizing
 
-    capacity = check_capacity(config, load_catalog())
+    catalog = load_catalog()
+    try:
+        config, _ = resolve_auto_sizing(config, catalog)
+    except SizingError as error:
+        raise StackConfigError(str(error)) from None
+    capacity = check_capacity(config, catalog)
     for warning in capacity.warnings:
         pulumi.log.warn(warning)
     if capacity.problems:

@@ -8,9 +8,9 @@ matching tolerations.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from stacks.config_base import ConfigModel
 
@@ -78,3 +78,28 @@ def check_node_labels(labels: dict[str, str]) -> dict[str, str]:
         check_label_key(key)
         check_label_value(value)
     return labels
+
+
+# The validation context key that marks a config whose `sizing: auto` pools
+# already carry the node type and count that the sizing solver chose.
+SIZING_RESOLVED = "sizing_resolved"
+
+Sizing = Literal["fixed", "auto"]
+
+
+def check_pool_sizing(
+    pool: str, sizing: str, type_key: str, node_type: Optional[str], count: Optional[int], autoscale: Any, info: ValidationInfo
+) -> None:
+    """Check that a pool names its node type and size, or leaves both to `sizing: auto`."""
+    if sizing == "fixed":
+        if node_type is None:
+            example = "cx33" if type_key == "serverType" else "s-4vcpu-8gb"
+            raise ValueError(f"pool {pool} needs {type_key}, such as {type_key}: {example}, or sizing: auto to choose it")
+        return
+    if autoscale is not None:
+        raise ValueError(
+            f"pool {pool} has sizing: auto and autoscale, but the solver chooses a fixed count; remove one of them"
+        )
+    resolved = bool(info.context and info.context.get(SIZING_RESOLVED))
+    if count is not None and not resolved:
+        raise ValueError(f"pool {pool} has sizing: auto, which chooses the count; remove count {count}")

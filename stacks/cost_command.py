@@ -35,7 +35,13 @@ def _platforms(text: str | None) -> list[str]:
 
 def price_stack(stack: str, catalog: Catalog, arguments: argparse.Namespace) -> StackCost:
     plan = run_plan(stack)
-    return price_resources(plan.stack, plan.resources, catalog, arguments.usd_per_eur)
+    cost = price_resources(plan.stack, plan.resources, catalog, arguments.usd_per_eur)
+    for pool, choice in (plan.outputs.get("autoSizing") or {}).items():
+        cost.notes.append(
+            f"pool {pool} sized automatically: {choice['layout']} at {choice['monthly']} a month; "
+            f"no layout of its nodes costs less than {choice['lowerBound']}"
+        )
+    return cost
 
 
 def price_on_platform(stack: str, platform: str, catalog: Catalog, arguments: argparse.Namespace) -> StackCost:

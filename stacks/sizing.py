@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
-from stacks.capacity import Demand, NodeGroup, containers_per_node, node_group, placement_problems
+from stacks.capacity import Demand, NodeGroup, containers_per_node, node_group, placement_problems, stack_demands
 from stacks.catalog import Catalog, Price
+from stacks.config import StackConfig
+from stacks.config_pools import SIZING_RESOLVED
 
 # Families of x86 node types considered. Hetzner's Arm types (cax) are left
 # out, because a swarm image may exist for amd64 only.
@@ -144,3 +146,96 @@ def compute_lower_bound(catalog: Catalog, provider: str, location: str, demands:
     cpus = Decimal(sum(demand.count * demand.millicores for demand in demands)) / 1000
     gibibytes = Decimal(sum(demand.count * demand.mebibytes for demand in demands)) / 1024
     return max(cpus * per_vcpu, gibibytes * per_gib).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class AutoSizedPool:
+    """What the solver chose for one `sizing: auto` pool, and the lower bound of its nodes' price."""
+
+    key: str
+    pool: str
+    layout: Layout
+    lower_bound: Decimal
+
+    def as_output(self) -> dict[str, str]:
+        """Describe the choice as the `autoSizing` stack output shows it."""
+        return {
+            "layout": f"{self.layout.nodes} x {self.layout.sku}",
+            "monthly": f"{self.layout.monthly} {self.layout.price.currency}",
+            "lowerBound": f"{self.lower_bound} {self.layout.price.currency}",
+        }
+
+
+@dataclass(frozen=True)
+class _AutoPool:
+    key: str
+    pool: Any
+    provider: str
+    location: str
+    type_field: str
+
+
+def _auto_pools(config: StackConfig) -> list[_AutoPool]:
+    if config.platform == "hetzner-k3s" and config.hetzner is not None:
+        return [
+            _AutoPool(f"swarm:hetzner.workers[{index}]", pool, "hetzner", pool.location or config.hetzner.location, "serverType")
+            for index, pool in enumerate(config.hetzner.workers)
+            if pool.sizing == "auto"
+        ]
+    if config.platform == "doks" and config.doks is not None:
+        return [
+            _AutoPool(f"swarm:doks.nodePools[{index}]", pool, "digitalocean", config.doks.region, "size")
+            for index, pool in enumerate(config.doks.node_pools)
+            if pool.sizing == "auto"
+        ]
+    return []
+
+
+def pool_demands(config: StackConfig, pool: Any) -> list[Demand]:
+    """List what an auto-sized pool must hold: the swarms that name it, and with no taints the swarms that name none."""
+    demands = []
+    for demand in stack_demands(config):
+        if demand.pool == pool.name or (demand.pool is None and not pool.taints):
+            demands.append(demand)
+    return demands
+
+
+def size_auto_pools(config: StackConfig, catalog: Catalog) -> list[AutoSizedPool]:
+    """Choose the layout of every `sizing: auto` pool, raising SizingError with the pool's key when none fits."""
+    sized = []
+    for auto in _auto_pools(config):
+        demands = pool_demands(config, auto.pool)
+        chosen = getattr(auto.pool, "server_type" if auto.provider == "hetzner" else "size")
+        catalog_view = catalog if chosen is None else _only_type(catalog, auto.provider, chosen)
+        try:
+            layout = cheapest_layout(catalog_view, auto.provider, auto.location, demands)
+            bound = compute_lower_bound(catalog_view, auto.provider, auto.location, demands)
+        except SizingError as error:
+            raise SizingError(f"{auto.key} has sizing: auto, but {error}") from None
+        sized.append(AutoSizedPool(auto.key, auto.pool.name, layout, bound))
+    return sized
+
+
+def _only_type(catalog: Catalog, provider: str, sku: str) -> Catalog:
+    """Narrow the catalog to one node type of a provider, for a pool that fixes its type and sizes its count."""
+    prices = [price for price in catalog.prices if price.provider != provider or price.kind not in ("server", "droplet") or price.sku == sku]
+    return catalog.model_copy(update={"prices": prices})
+
+
+def resolve_auto_sizing(config: StackConfig, catalog: Catalog) -> tuple[StackConfig, list[AutoSizedPool]]:
+    """Return the config with every `sizing: auto` pool given its chosen node type and count."""
+    sized = size_auto_pools(config, catalog)
+    if not sized:
+        return config, []
+    document = config.model_dump(by_alias=True, exclude_none=True)
+    section, pools_key, type_key = (
+        ("hetzner", "workers", "serverType") if config.platform == "hetzner-k3s" else ("doks", "nodePools", "size")
+    )
+    by_name = {choice.pool: choice for choice in sized}
+    for pool in document[section][pools_key]:
+        choice = by_name.get(pool["name"])
+        if choice is not None:
+            pool[type_key] = choice.layout.sku
+            pool["count"] = choice.layout.nodes
+    resolved = StackConfig.model_validate(document, by_alias=True, by_name=False, context={SIZING_RESOLVED: True})
+    return resolved, sized
