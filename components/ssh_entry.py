@@ -86,6 +86,11 @@ def render_jump_authorized_keys(swarms: list[Swarm]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def jump_host_config_data(swarms: list[Swarm]) -> dict[str, str]:
+    """Return the data of the jump host's ConfigMap: its sshd_config and authorized_keys."""
+    return {"sshd_config": SSHD_CONFIG, "authorized_keys": render_jump_authorized_keys(swarms)}
+
+
 def render_ssh_config(jump_alias: str, jump_host: str, jump_port: int, swarms: list[Swarm]) -> str:
     """Render the ssh_config block that makes `ssh <swarm>-<n>` reach each container."""
     lines = [
@@ -162,7 +167,7 @@ class SshEntry(pulumi.ComponentResource):
         sshd_config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="ssh-entry", namespace=SSH_ENTRY_NAMESPACE, labels=labels),
-            data={"sshd_config": SSHD_CONFIG, "authorized_keys": render_jump_authorized_keys(swarms)},
+            data=jump_host_config_data(swarms),
             opts=in_namespace,
         )
 

@@ -14,14 +14,16 @@ node, load balancer targets and services) and of `stacks.hetzner_facts`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Optional
 
 from components.hetzner_k3s import firewall_rules
+from components.ssh_entry import jump_host_config_data
 from stacks import hetzner_facts
 from stacks.catalog import Catalog, Price
-from stacks.config import StackConfig, Swarm, parse_quantity
+from stacks.config import StackConfig, Swarm
+from stacks.config_checks import parse_quantity_exact
 
 # Memory that the kubelet keeps free before it evicts pods, the Kubernetes
 # default of `evictionHard: memory.available<100Mi`.
@@ -49,6 +51,9 @@ _MEMORY_TIERS_GIB = (
 # published figure.
 K3S_SERVER_EXTRA_MILLICORES = 500
 K3S_SERVER_EXTRA_MIB = 1024
+
+# The most data that the Kubernetes API server stores in one ConfigMap.
+MAX_CONFIG_MAP_BYTES = 1024 * 1024
 
 # The SSH entry's jump host: two replicas with these requests (components/ssh_entry.py).
 JUMP_HOST_REPLICAS = 2
@@ -98,9 +103,15 @@ class NodeGroup:
     tainted: bool
     # The config key that sets the node count (`count` or `autoscale.max`), empty for the K3s servers.
     count_key: str
+    # The most nodes the group may have within the platform's limits, or None for no limit.
+    max_nodes: Optional[int] = None
+    # False when the catalog has no vCPU and memory figures for the type: only volumes are counted then.
+    hardware_known: bool = True
 
     def describe(self) -> str:
         """Describe one node's allocatable capacity, as error messages show it."""
+        if not self.hardware_known:
+            return f"{self.sku} with unknown CPU and memory and {self.volumes} volumes per node"
         return (
             f"{self.sku} with {self.millicores / 1000:g} CPU, {self.mebibytes / 1024:.2f} GiB and "
             f"{self.volumes} volumes allocatable per node after the system reserve"
@@ -131,6 +142,7 @@ class CapacityReport:
 def check_capacity(config: StackConfig, catalog: Catalog) -> CapacityReport:
     """Check that the stack's swarms fit on its nodes and that its cloud limits hold."""
     report = CapacityReport(problems=[], warnings=[])
+    report.problems += jump_host_config_problems(config)
     groups = node_groups(config, catalog, report)
     if groups is None:
         return report
@@ -147,8 +159,8 @@ def swarm_demand(index: int, swarm: Swarm) -> Demand:
         label=f"swarm {swarm.name}",
         key=f"swarm:swarms[{index}]",
         count=swarm.running_replicas,
-        millicores=math.ceil(parse_quantity(swarm.cpu) * 1000),
-        mebibytes=math.ceil(parse_quantity(swarm.memory) / 2**20),
+        millicores=math.ceil(parse_quantity_exact(swarm.cpu) * 1000),
+        mebibytes=math.ceil(parse_quantity_exact(swarm.memory) / 2**20),
         volumes=1,
         pool=swarm.pool,
     )
@@ -189,21 +201,36 @@ def node_groups(config: StackConfig, catalog: Catalog, report: CapacityReport) -
     else:
         return None
 
+    servers = config.hetzner.control_plane.count + sum(_pool_size(pool) for pool in config.hetzner.workers) if provider == "hetzner" else 0
     groups = []
     for spec in specs:
+        # A Hetzner pool may grow until the cluster fills its private network.
+        max_nodes = hetzner_facts.MAX_SERVERS_PER_NETWORK - servers + spec.nodes if provider == "hetzner" else None
+        if spec.k3s_server:
+            max_nodes = spec.nodes
         hardware = catalog.hardware(provider, spec.sku)
         if hardware is None:
             report.warnings.append(
-                f"capacity of {spec.key} not checked: the price catalog has no vCPU and memory figures for "
+                f"CPU and memory of {spec.key} not checked: the price catalog has no vCPU and memory figures for "
                 f"{spec.sku}; run `python -m stacks prices refresh` or add them"
             )
-            return None
+            volumes = catalog.volume_limits[provider].max_per_node
+            groups.append(
+                NodeGroup(spec.name, spec.key, spec.sku, spec.nodes, _UNKNOWN_CAPACITY, _UNKNOWN_CAPACITY, volumes,
+                          spec.tainted, spec.count_key, max_nodes, hardware_known=False)
+            )
+            continue
         group = node_group(
             catalog, hardware, spec.nodes, name=spec.name, key=spec.key, count_key=spec.count_key,
             k3s_server=spec.k3s_server,
         )
-        groups.append(NodeGroup(**{**group.__dict__, "tainted": spec.tainted}))
+        groups.append(NodeGroup(**{**group.__dict__, "tainted": spec.tainted, "max_nodes": max_nodes}))
     return groups
+
+
+# The CPU and memory that a node of unknown hardware is taken to have, so
+# that only its volumes limit what it holds.
+_UNKNOWN_CAPACITY = 10**12
 
 
 def node_group(
@@ -221,7 +248,12 @@ def node_group(
 
 
 def stack_demands(config: StackConfig, bound_to_pools: bool = True) -> list[Demand]:
-    """List what the stack's running containers request: every swarm, and on Hetzner the jump host."""
+    """List what the stack's running containers request: every swarm, and on Hetzner the jump host.
+
+    The jump host has no node affinity. On DOKS the system pool, which swarm
+    containers never use, has room for its two small pods, so it is not
+    counted there.
+    """
     demands = [swarm_demand(index, swarm) for index, swarm in enumerate(config.swarms)]
     if not bound_to_pools:
         demands = [Demand(**{**demand.__dict__, "pool": None}) for demand in demands]
@@ -251,13 +283,29 @@ def containers_per_node(group: NodeGroup, demand: Demand) -> int:
     return max(0, min(fits))
 
 
+Overflow = dict[str, list[tuple[Demand, list[NodeGroup], int]]]
+
+
 def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[str]:
     """Place every demand, largest first, and describe what does not fit, one line per node group."""
+    problems, overflow = _place_all(groups, demands)
+    by_name = {group.name: group for group in groups}
+    for name, unplaced in overflow.items():
+        group = by_name[name]
+        needed = group.nodes + _extra_nodes(group, unplaced)
+        if len(overflow) == 1 and group.count_key:
+            needed = _verified_count(groups, demands, group, needed)
+        problems.append(_does_not_fit(group, unplaced, needed))
+    return problems
+
+
+def _place_all(groups: list[NodeGroup], demands: list[Demand]) -> tuple[list[str], Overflow]:
+    """Place the demands; return the problems no node count solves and the containers left over, by target group."""
     free = {group.name: [_empty(group) for _ in range(group.nodes)] for group in groups}
     by_name = {group.name: group for group in groups}
     problems = []
     # Containers that find no room, by the node group that more nodes would go to.
-    overflow: dict[str, list[tuple[Demand, list[NodeGroup], int]]] = {}
+    overflow: Overflow = {}
     # Demands bound to a pool go first, so that containers free to go
     # anywhere do not take the room that only a bound swarm can use.
     ordered = sorted(demands, key=lambda demand: (demand.pool is None, -demand.millicores, -demand.mebibytes))
@@ -285,14 +333,43 @@ def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[s
             left = _place(free[group.name], demand, left)
         if not left:
             continue
-        if containers_per_node(eligible[0], demand) == 0:
-            problems.append(_too_large(demand, eligible[0]))
+        # More nodes go to the first group whose nodes can hold one container.
+        target = next((group for group in eligible if containers_per_node(group, demand) > 0), None)
+        if target is None:
+            problems.append(_too_large(demand, eligible))
             continue
-        overflow.setdefault(eligible[0].name, []).append((demand, eligible, left))
+        overflow.setdefault(target.name, []).append((demand, eligible, left))
+    return problems, overflow
 
-    for name, unplaced in overflow.items():
-        problems.append(_does_not_fit(by_name[name], unplaced))
-    return problems
+
+def _verified_count(groups: list[NodeGroup], demands: list[Demand], target: NodeGroup, estimate: int) -> int:
+    """Return the fewest nodes of `target`, from `estimate` up, with which the whole placement succeeds.
+
+    The estimate packs the leftover containers onto new nodes on their own;
+    placing everything again can need a few more, and the count that the
+    error suggests must make the stack fit.
+    """
+
+    def fits(nodes: int) -> bool:
+        resized = [replace(group, nodes=nodes) if group.name == target.name else group for group in groups]
+        _, overflow = _place_all(resized, demands)
+        return not overflow
+
+    limit = target.max_nodes if target.max_nodes is not None else estimate * 2 + 10
+    if estimate > limit or fits(estimate):
+        return estimate
+    low, high = estimate + 1, estimate + 1
+    while high < limit and not fits(high):
+        low, high = high + 1, min(limit, estimate + 2 * (high - estimate))
+    if not fits(high):
+        return limit + 1
+    while low < high:
+        middle = (low + high) // 2
+        if fits(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _empty(group: NodeGroup) -> list[int]:
@@ -324,38 +401,72 @@ def _request(demand: Demand) -> str:
     return request + (" and one volume" if demand.volumes else "")
 
 
-def _too_large(demand: Demand, group: NodeGroup) -> str:
+def _too_large(demand: Demand, eligible: list[NodeGroup]) -> str:
+    if len(eligible) == 1:
+        where = f"pool {eligible[0].name} ({eligible[0].key}: {eligible[0].describe()})"
+        fix = f"choose a larger node type for {eligible[0].key}"
+    else:
+        where = "any pool without taints (" + "; ".join(f"{group.key}: {group.describe()}" for group in eligible) + ")"
+        fix = "choose a larger node type for one of them"
     return (
         f"{demand.label} does not fit: each of its containers requests {_request(demand)}, more than one node of "
-        f"pool {group.name} ({group.key}: {group.describe()}) can hold; choose a larger node type for {group.key}, "
-        f"or lower the requests of {demand.key or demand.label}"
+        f"{where} can hold; {fix}, or lower the requests of {demand.key or demand.label}"
     )
 
 
-def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup], int]]) -> str:
-    """Describe the containers that find no room, and how many nodes of `group` would hold them all."""
-    # New, empty nodes of the group take the containers left over, in the same order.
+# The new nodes that a later demand may still fill: the last ones added,
+# where the partly filled node of each earlier demand sits.
+_REFILLED_NODES = 8
+
+
+def _extra_nodes(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup], int]]) -> int:
+    """Return how many empty nodes of `group` take the containers left over, filled in the same order."""
     extra: list[list[int]] = []
     for demand, _, left in unplaced:
-        while left:
-            left = _place(extra, demand, left)
-            if left:
-                extra.append(_empty(group))
+        # Earlier demands may have left room in the last nodes added.
+        left = _place(extra[-_REFILLED_NODES:], demand, left)
+        if not left:
+            continue
+        per_node = containers_per_node(group, demand)
+        full, rest = divmod(left, per_node)
+        node = _empty(group)
+        node[0] -= per_node * demand.millicores
+        node[1] -= per_node * demand.mebibytes
+        node[2] -= per_node * demand.volumes
+        extra.extend([list(node) for _ in range(full)])
+        if rest:
+            partial = _empty(group)
+            _place([partial], demand, rest)
+            extra.append(partial)
+    return len(extra)
+
+
+def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup], int]], needed: int) -> str:
+    """Describe the containers that find no room, and the `needed` nodes of `group` that would hold them all."""
     eligible = unplaced[0][1]
     where = (
         f"pool {group.name} ({group.key}: {group.nodes} x {group.describe()})"
         if len(eligible) == 1
         else "the pools without taints (" + "; ".join(f"{g.key}: {g.nodes} x {g.describe()}" for g in eligible) + ")"
     )
-    if group.count_key:
-        fix = f"fix with: pulumi config set --path '{group.count_key}' {group.nodes + len(extra)}"
+    alternatives = []
+    if not group.count_key:
+        alternatives.append("add a worker pool under swarm:hetzner.workers (the control plane has 1 or 3 servers)")
+    elif group.max_nodes is not None and needed > group.max_nodes:
+        alternatives.append(
+            f"{group.key} would need {needed} nodes, but at most {group.max_nodes} fit the Hetzner private network "
+            "with the other servers; add a second stack"
+        )
     else:
-        fix = "add a worker pool under swarm:hetzner.workers (the control plane has 1 or 3 servers)"
+        alternatives.append(f"fix with: pulumi config set --path '{group.count_key}' {needed}")
     keys = [demand.key for demand, _, _ in unplaced if demand.key]
-    alternatives = [fix]
-    if keys:
+    if len(keys) > _LISTED_DEMANDS:
+        alternatives.append("lower the replicas of these swarms")
+    elif keys:
         alternatives.append(f"lower {' or '.join(f'{key}.replicas' for key in keys)}")
-    alternatives.append("choose a larger node type")
+    # A larger node helps only where CPU or memory, not the volume limit, binds.
+    if group.nodes and any(_cpu_or_memory_binds(group, demand) for demand, _, _ in unplaced):
+        alternatives.append("choose a larger node type")
     fixes = ", or ".join(alternatives)
 
     if len(unplaced) == 1:
@@ -364,8 +475,32 @@ def _does_not_fit(group: NodeGroup, unplaced: list[tuple[Demand, list[NodeGroup]
             f"{demand.label} does not fit: {demand.count} containers of {_request(demand)} each, but {left} of "
             f"them find no room on {where}; {fixes}"
         )
-    labels = ", ".join(f"{demand.label} ({left} of {demand.count})" for demand, _, left in unplaced)
-    return f"containers find no room on {where}: {labels}; {fixes}"
+    labels = [f"{demand.label} ({left} of {demand.count})" for demand, _, left in unplaced]
+    if len(labels) > _LISTED_DEMANDS:
+        labels[_LISTED_DEMANDS:] = [f"{len(labels) - _LISTED_DEMANDS} more swarms"]
+    return f"containers find no room on {where}: {', '.join(labels)}; {fixes}"
+
+
+# The swarms that one capacity error names before it counts the rest.
+_LISTED_DEMANDS = 5
+
+
+def _cpu_or_memory_binds(group: NodeGroup, demand: Demand) -> bool:
+    if not demand.volumes:
+        return True
+    return containers_per_node(group, demand) < group.volumes // demand.volumes
+
+
+def jump_host_config_problems(config: StackConfig) -> list[str]:
+    """Check that the jump host's ConfigMap, one permitopen per key and container, stays within 1 MiB."""
+    size = sum(len(text.encode()) for text in jump_host_config_data(config.swarms).values())
+    if size <= MAX_CONFIG_MAP_BYTES:
+        return []
+    return [
+        f"the SSH entry's ConfigMap would hold {size} bytes (each key lists every container it may reach), but "
+        f"Kubernetes takes at most {MAX_CONFIG_MAP_BYTES} bytes in one ConfigMap; lower the replicas of the largest "
+        "swarms, or give fewer swarms the same keys"
+    ]
 
 
 def firewall_problems(config: StackConfig) -> list[str]:

@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import json
 import re
+from decimal import Decimal
 from typing import Any, Iterable, Optional
 
 # A DNS-1123 label. Swarm and pool names become parts of Kubernetes object
@@ -73,12 +74,17 @@ def quantity_text(value: Any) -> Any:
 
 def parse_quantity(quantity: str) -> float:
     """Convert a Kubernetes quantity such as `500m`, `2Gi` or `1.5` to a number of base units."""
+    return float(parse_quantity_exact(quantity))
+
+
+def parse_quantity_exact(quantity: str) -> Decimal:
+    """Convert a Kubernetes quantity to a Decimal number of base units, without binary floating point rounding."""
     match = _QUANTITY.match(quantity)
     if match is None:
         raise ValueError(f"invalid Kubernetes quantity {quantity!r}")
-    number, suffix = float(match.group(1)), match.group(3) or ""
+    number, suffix = Decimal(match.group(1)), match.group(3) or ""
     factor = _BINARY_FACTORS.get(suffix) or _DECIMAL_FACTORS[suffix]
-    return number * factor
+    return number * Decimal(str(factor))
 
 
 def check_dns_label(value: str, max_length: int) -> str:

@@ -6,12 +6,12 @@ import ipaddress
 import re
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from stacks import digitalocean_facts
 from stacks.config_base import MIN_KUBERNETES_MINOR, Autoscale, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label
-from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing
+from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing, check_taints, label_map
 
 DEFAULT_DOKS_VERSION = "1.34"
 
@@ -35,13 +35,13 @@ class DoksNodePool(ConfigModel):
         default=None, ge=1, description="number of nodes; optional with autoscale", examples=[2]
     )
     autoscale: Optional[Autoscale] = Field(default=None, examples=['{"min": 1, "max": 3}'])
-    labels: Annotated[dict[str, str], AfterValidator(check_node_labels)] = Field(
+    labels: Annotated[dict[str, str], BeforeValidator(label_map), AfterValidator(check_node_labels)] = Field(
         default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
     )
-    taints: list[Taint] = Field(
+    taints: Annotated[list[Taint], AfterValidator(check_taints)] = Field(
         default_factory=list,
         description="taints of the pool's nodes; only swarms that name the pool run there",
-        examples=['[{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]'],
+        examples=['{"key": "dedicated", "value": "review", "effect": "NoSchedule"}'],
     )
 
     @field_validator("name")

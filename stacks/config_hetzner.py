@@ -19,7 +19,7 @@ from stacks.config_base import (
     last_index,
 )
 from stacks.config_checks import check_dns_label, check_image_reference, check_node_network, whole_number
-from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing
+from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing, check_taints, label_map
 
 DEFAULT_K3S_VERSION = "v1.34.1+k3s1"
 DEFAULT_SERVER_IMAGE = "ubuntu-24.04"
@@ -82,13 +82,13 @@ class WorkerPool(ConfigModel):
     location: Optional[str] = Field(
         default=None, description="Hetzner location of this pool; default: swarm:hetzner.location", examples=["nbg1"]
     )
-    labels: Annotated[dict[str, str], AfterValidator(check_node_labels)] = Field(
+    labels: Annotated[dict[str, str], BeforeValidator(label_map), AfterValidator(check_node_labels)] = Field(
         default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
     )
-    taints: list[Taint] = Field(
+    taints: Annotated[list[Taint], AfterValidator(check_taints)] = Field(
         default_factory=list,
         description="taints of the pool's nodes; only swarms that name the pool run there",
-        examples=['[{"key": "dedicated", "value": "review", "effect": "NoSchedule"}]'],
+        examples=['{"key": "dedicated", "value": "review", "effect": "NoSchedule"}'],
     )
 
     @property

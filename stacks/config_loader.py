@@ -61,10 +61,13 @@ def parse_stack_config(
     values: Mapping[str, Any],
     stack_file: str = "Pulumi.<stack>.yaml",
     secret_keys: Iterable[str] = (),
+    log_warnings: bool = True,
 ) -> StackConfig:
     """Validate the `swarm:` keys of one stack, raising `StackConfigError` that lists every problem.
 
     `secret_keys` are top-level keys whose values must not appear in messages.
+    `log_warnings` off keeps a check that runs before the program from
+    logging the warnings that the program logs again.
     """
     lines = []
     platform = values.get("platform")
@@ -108,7 +111,7 @@ def parse_stack_config(
     except SizingError as error:
         raise StackConfigError(str(error)) from None
     capacity = check_capacity(config, catalog)
-    for warning in capacity.warnings:
+    for warning in capacity.warnings if log_warnings else []:
         pulumi.log.warn(warning)
     if capacity.problems:
         raise StackConfigError("\n".join(capacity.problems))
@@ -137,6 +140,8 @@ def _describe(problem: Mapping[str, Any], secret_keys: set[str], missing: set[tu
     value = problem.get("input")
     if problem["type"] == "value_error" and isinstance(value, (dict, list)):
         # A rule across several keys: its message names the keys and the fix.
+        if message.startswith(f"{NAMESPACE}:"):
+            return f"invalid config {message}"
         return f"invalid config {key}: {message}"
     if problem["type"].startswith("literal"):
         description = _field_description(location)
@@ -223,9 +228,12 @@ def _example_value(location: tuple) -> str:
     if field is None or not field.examples:
         return "<value>"
     example = field.examples[0]
+    if isinstance(example, str) and example[:1] in ("[", "{"):
+        # Examples of objects and lists are written as JSON text.
+        example = json.loads(example)
     if _is_list_field(field.annotation) and not isinstance(location[-1], int):
-        # The examples of a list field are items; the whole list is set as JSON.
-        return json.dumps([example])
+        # The example of a list field is an item or the whole list; the list is set as JSON.
+        return json.dumps(example if isinstance(example, list) else [example])
     return example if isinstance(example, str) else json.dumps(example)
 
 

@@ -8,15 +8,18 @@ matching tolerations.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from stacks.config_base import ConfigModel
 
 # The node label whose value is the pool name. The swarms select their pool
 # by it, so a pool's own labels must not set it.
 POOL_LABEL = "swarm.pool"
+
+# The Kubernetes namespaces in which the kubelet lets a node set its own labels.
+_KUBELET_LABEL_PREFIXES = ("node.kubernetes.io", "kubelet.kubernetes.io")
 
 # Kubernetes label syntax: a name of at most 63 characters, optionally after a
 # DNS subdomain prefix and a slash; a value of at most 63 characters or empty.
@@ -35,7 +38,40 @@ def check_label_key(key: str) -> str:
         )
     if key == POOL_LABEL:
         raise ValueError(f"{POOL_LABEL} is set from the pool name; choose another key")
+    domain = prefix.split(".")
+    reserved = prefix and (domain[-2:] in (["kubernetes", "io"], ["k8s", "io"]))
+    if reserved and prefix not in _KUBELET_LABEL_PREFIXES:
+        # The kubelet refuses to start with other node labels of these namespaces.
+        raise ValueError(
+            f"{key!r} is in the {'.'.join(domain[-2:])} namespace, which Kubernetes reserves for itself; "
+            "use a prefix of your own such as example.com/, or node.kubernetes.io/"
+        )
     return key
+
+
+def label_text(value: Any) -> Any:
+    """Accept a number as a label or taint value, as YAML reads `tier: 1`, but reject true and false."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"is {str(value).lower()} because YAML reads unquoted yes, no, on, off, true and false as booleans; "
+            "quote the value"
+        )
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def label_map(labels: Any) -> Any:
+    """Apply `label_text` to every value of a label map."""
+    if not isinstance(labels, dict):
+        return labels
+    converted = {}
+    for key, value in labels.items():
+        try:
+            converted[key] = label_text(value)
+        except ValueError as error:
+            raise ValueError(f"label {key} {error}") from None
+    return converted
 
 
 def check_label_value(value: str) -> str:
@@ -52,7 +88,7 @@ class Taint(ConfigModel):
     """A node taint: pods without a matching toleration stay off the pool's nodes."""
 
     key: str = Field(examples=["dedicated"])
-    value: str = Field(default="", examples=["review"])
+    value: Annotated[str, BeforeValidator(label_text)] = Field(default="", examples=["review"])
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
         default="NoSchedule", examples=["NoSchedule"]
     )
@@ -78,6 +114,19 @@ def check_node_labels(labels: dict[str, str]) -> dict[str, str]:
         check_label_key(key)
         check_label_value(value)
     return labels
+
+
+def check_taints(taints: list[Taint]) -> list[Taint]:
+    """Reject two taints with the same key and effect, which Kubernetes does not accept on one node."""
+    seen = set()
+    for taint in taints:
+        if (taint.key, taint.effect) in seen:
+            raise ValueError(
+                f"has two taints with key {taint.key} and effect {taint.effect}, but a node takes one of each; "
+                "keep one of them"
+            )
+        seen.add((taint.key, taint.effect))
+    return taints
 
 
 # The validation context key that marks a config whose `sizing: auto` pools

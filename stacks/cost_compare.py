@@ -1,79 +1,48 @@
 """Price a stack's swarms on another platform, with a plain node choice for that platform.
 
 For `python -m stacks cost dev --on hetzner-k3s,doks`: the swarms stay as
-they are, and each platform gets the cheapest layout of one node type from
-its catalog that holds the swarms as the capacity check places them (CPU,
-memory and volumes per node). The choice is a first estimate for "Hetzner +
-K3s or DOKS?" with one node type, not an optimum over mixed pools.
+they are, and each platform gets one pool of the layout that `sizing: auto`
+would choose: the cheapest node type and count that hold the swarms as the
+capacity check places them (CPU, memory and volumes per node).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from stacks.capacity import Demand, containers_per_node, node_group, placement_problems, stack_demands
+from stacks.capacity import stack_demands
 from stacks.catalog import Catalog, Price
-from stacks.config import StackConfig
+from stacks.config import MINIMUM_STORAGE, StackConfig, parse_quantity
+from stacks.sizing import SizingError, cheapest_layout
 from stacks.config_loader import StackConfigError
-
-# Node families considered: Hetzner's shared x86 CX line, DigitalOcean's
-# basic Droplets. Both are the lowest-priced general nodes of their provider.
-_CANDIDATE_PREFIXES = {"hetzner": ("cx",), "digitalocean": ("s-",)}
 
 DEFAULT_LOCATION = {"hetzner-k3s": "fsn1", "doks": "fra1"}
 
 
-# Nodes tried per type before giving up on it: the servers of one Hetzner network.
-_MAX_NODES = 100
-
-
 def choose_nodes(catalog: Catalog, provider: str, location: str, config: StackConfig) -> tuple[Price, int]:
-    """Pick the node type and count that hold the swarms at the lowest monthly price, fewer nodes on a tie.
-
-    The swarms must fit as the capacity check places them: CPU and memory
-    requests within each node's allocatable capacity, and at most as many
-    volumes per node as the platform's CSI driver attaches.
-    """
+    """Pick the node type and count that hold the swarms at the lowest monthly price, as `sizing: auto` does."""
     platform = "hetzner-k3s" if provider == "hetzner" else "doks"
     demands = stack_demands(config.model_copy(update={"platform": platform}), bound_to_pools=False)
-    best: tuple[Decimal, int, Price] | None = None
-    for price in catalog.of_kind(provider, "server" if provider == "hetzner" else "droplet", location):
-        if not price.sku.startswith(_CANDIDATE_PREFIXES[provider]) or not price.vcpus or not price.memory_gb:
-            continue
-        if price.deprecated:
-            continue
-        nodes = _nodes_needed(catalog, price, demands)
-        if nodes is None:
-            continue
-        total = price.monthly * nodes
-        if best is None or (total, nodes) < (best[0], best[1]):
-            best = (total, nodes, price)
-    if best is None:
-        largest = max(demands, key=lambda demand: (demand.millicores, demand.mebibytes))
-        raise StackConfigError(
-            f"no {provider} node type in {location} in the price catalog has room for the swarms; the largest "
-            f"container requests {largest.millicores / 1000:g} CPU and {largest.mebibytes / 1024:g} GiB"
-        )
-    return best[2], best[1]
-
-
-def _nodes_needed(catalog: Catalog, price: Price, demands: list[Demand]) -> int | None:
-    """Return the fewest nodes of one type that hold every demand, or None when no count up to the limit does."""
-    for nodes in range(1, _MAX_NODES + 1):
-        group = node_group(catalog, price, nodes, name="general", key="general", count_key="")
-        if any(demand.count and containers_per_node(group, demand) == 0 for demand in demands):
-            return None
-        if not placement_problems([group], demands):
-            return nodes
-    return None
+    try:
+        layout = cheapest_layout(catalog, provider, location, demands)
+    except SizingError as error:
+        raise StackConfigError(str(error)) from None
+    return layout.price, layout.nodes
 
 
 def stack_values_on(platform: str, config: StackConfig, values: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     """Return the `swarm:` values of the same swarms on `platform`, with a node choice for it."""
     target = {key: value for key, value in values.items() if key in ("swarms", "adminCidrs")}
-    # The other platform has one pool, so swarms that name a pool lose the name.
-    target["swarms"] = [{key: item for key, item in swarm.items() if key != "pool"} for swarm in target.get("swarms", [])]
+    # The other platform has one pool, so swarms that name a pool lose the
+    # name, and workspaces smaller than its smallest volume grow to it.
+    minimum = parse_quantity(MINIMUM_STORAGE[platform]) if platform in MINIMUM_STORAGE else 0
+    target["swarms"] = [
+        {
+            **{key: item for key, item in swarm.items() if key != "pool"},
+            **({"storage": MINIMUM_STORAGE[platform]} if parse_quantity(str(swarm.get("storage", "20Gi"))) < minimum else {}),
+        }
+        for swarm in target.get("swarms", [])
+    ]
     target["platform"] = platform
     target.setdefault("adminCidrs", ["203.0.113.7/32"])
 

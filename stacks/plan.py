@@ -359,7 +359,9 @@ def run_plan(
     # Validate first, so a bad config fails with its one-line message before
     # the Pulumi runtime is set up.
     if check_config_first:
-        parse_stack_config(stack_file.swarm_values(), stack_file.path.name, stack_file.swarm_secret_keys())
+        parse_stack_config(
+            stack_file.swarm_values(), stack_file.path.name, stack_file.swarm_secret_keys(), log_warnings=False
+        )
 
     engine = engine or PreviewMocks()
     monitor = monitor or RecordingMonitor(engine)

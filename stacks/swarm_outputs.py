@@ -3,12 +3,13 @@
 A swarm's monthly cost is its own workspace volumes plus a share of every
 other cost of the stack (nodes, control plane, load balancer). The share is
 the swarm's part of the running containers' requests, CPU and memory
-weighted equally, so a parked swarm pays for its volumes only.
+weighted equally, so a parked swarm pays for its volumes only while another
+swarm runs.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Optional
 
 import pulumi
@@ -29,22 +30,46 @@ def request_shares(swarms: list[Swarm]) -> dict[str, Decimal]:
 
 
 def swarm_costs(config: StackConfig, cost: StackCost) -> dict[str, dict[str, str]]:
-    """Return each swarm's monthly cost in EUR and USD, as text such as "12.34" or "10.00 - 14.00"."""
+    """Return each swarm's monthly cost in EUR and USD, as text such as "12.34" or "10.00 - 14.00".
+
+    The swarms' costs add up to the stack's total to the cent: the cents lost
+    in rounding go to the swarms with the largest remainders. When every swarm
+    is parked, they share the rest of the stack equally.
+    """
     shares = request_shares(config.swarms)
+    if not any(shares.values()):
+        shares = {swarm.name: Decimal(1) / len(config.swarms) for swarm in config.swarms}
     names = {swarm.name for swarm in config.swarms}
-    costs = {}
-    for swarm in config.swarms:
-        amounts = {}
-        for currency in ("EUR", "USD"):
-            own_low, own_high = cost.total(currency, category="storage", resources={swarm.name})
-            all_low, all_high = cost.total(currency)
-            volumes_low, volumes_high = cost.total(currency, category="storage", resources=names)
-            shared_low, shared_high = all_low - volumes_low, all_high - volumes_high
-            low = (own_low + shared_low * shares[swarm.name]).quantize(Decimal("0.01"))
-            high = (own_high + shared_high * shares[swarm.name]).quantize(Decimal("0.01"))
-            amounts[currency] = str(low) if low == high else f"{low} - {high}"
-        costs[swarm.name] = amounts
-    return costs
+    amounts: dict[str, dict[str, list[Decimal]]] = {swarm.name: {} for swarm in config.swarms}
+    for currency in ("EUR", "USD"):
+        totals = cost.total(currency)
+        volumes = cost.total(currency, category="storage", resources=names)
+        for bound in (0, 1):
+            shared = totals[bound] - volumes[bound]
+            exact = {
+                name: cost.total(currency, category="storage", resources={name})[bound] + shared * shares[name]
+                for name in sorted(names)
+            }
+            for name, amount in _round_to_total(exact, totals[bound]).items():
+                amounts[name].setdefault(currency, []).append(amount)
+    return {
+        name: {currency: _text(*bounds) for currency, bounds in by_currency.items()}
+        for name, by_currency in amounts.items()
+    }
+
+
+def _round_to_total(exact: dict[str, Decimal], total: Decimal) -> dict[str, Decimal]:
+    """Round each amount down to the cent, then hand out the missing cents by largest remainder."""
+    cent = Decimal("0.01")
+    rounded = {name: amount.quantize(cent, rounding=ROUND_DOWN) for name, amount in exact.items()}
+    missing = int((total - sum(rounded.values())) / cent)
+    for name in sorted(exact, key=lambda name: exact[name] - rounded[name], reverse=True)[: max(0, missing)]:
+        rounded[name] += cent
+    return rounded
+
+
+def _text(low: Decimal, high: Decimal) -> str:
+    return str(low) if low == high else f"{low} - {high}"
 
 
 def swarm_outputs(

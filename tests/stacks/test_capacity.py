@@ -89,6 +89,7 @@ def test_eighth_volume_needs_second_doks_node():
 
 def test_cpu_limit_is_exact():
     # s-4vcpu-8gb: 4000m minus an 80m reserve leaves 3920m, four containers of 980m.
+    # The jump host fits the DOKS system pool, so it takes no room here.
     assert parse_stack_config(doks_values("s-4vcpu-8gb", 1, 4, cpu="980m")).swarms[0].cpu == "980m"
 
     message = error_for(doks_values("s-4vcpu-8gb", 1, 4, cpu="981m"))
@@ -193,14 +194,26 @@ def test_larger_load_balancer_takes_more_targets():
     assert parse_stack_config(values).hetzner.load_balancer_type == "lb21"
 
 
+def with_server_type(config, server_type):
+    pool = config.hetzner.workers[0].model_copy(update={"server_type": server_type})
+    return config.model_copy(update={"hetzner": config.hetzner.model_copy(update={"workers": [pool]})})
+
+
 def test_unknown_hardware_warns_without_error():
-    config = parse_stack_config(hetzner_values("cx33", 1, 1)).model_copy(deep=True)
-    pool = config.hetzner.workers[0].model_copy(update={"server_type": "cx99"})
-    hetzner = config.hetzner.model_copy(update={"workers": [pool]})
-    report = check_capacity(config.model_copy(update={"hetzner": hetzner}), CATALOG)
+    config = with_server_type(parse_stack_config(hetzner_values("cx33", 1, 1)), "cx99")
+    report = check_capacity(config, CATALOG)
 
     assert report.problems == []
     assert "no vCPU and memory figures for cx99" in report.warnings[0]
+
+
+def test_unknown_hardware_keeps_volume_limit():
+    config = with_server_type(parse_stack_config(hetzner_values("cx33", 1, 1)), "cx99")
+    swarm = config.swarms[0].model_copy(update={"replicas": 17})
+    report = check_capacity(config.model_copy(update={"swarms": [swarm]}), CATALOG)
+
+    assert "1 x cx99 with unknown CPU and memory and 16 volumes per node" in report.problems[0]
+    assert "choose a larger node type" not in report.problems[0]
 
 
 def test_existing_cluster_is_not_checked():
@@ -245,3 +258,63 @@ def test_jump_host_fix_offers_no_replicas():
     assert "the SSH entry's jump host does not fit" in message
     assert ", or or" not in message
     assert message.endswith("'swarm:hetzner.workers[0].count' 2, or choose a larger node type")
+
+
+def test_quantities_are_exact():
+    # 15790m and 15.79 are the same quantity; both leave room for the jump host on one cx53.
+    for cpu in ("15790m", "15.79"):
+        assert parse_stack_config(hetzner_values("cx53", 1, 1, cpu=cpu, memory="28894Mi")).swarms[0].cpu == cpu
+
+
+def test_volume_bound_fix_offers_no_larger_type():
+    message = error_for(hetzner_values("cx53", 1, 17))
+
+    assert "choose a larger node type" not in message
+
+
+def test_count_beyond_network_says_so():
+    values = hetzner_values("cx53", 1, 1000, cpu="1", memory="2Gi")
+    values["hetzner"]["loadBalancerType"] = "lb31"
+    values["swarms"].append(dict(values["swarms"][0], name="second"))
+
+    message = error_for(values)
+    assert "would need 143 nodes, but at most 99 fit the Hetzner private network" in message
+    assert "pulumi config set" not in message
+
+
+def test_suggested_count_makes_stack_fit():
+    values = doks_values("s-4vcpu-8gb", 1, 1, cpu="1", memory="2Gi")
+    values["swarms"] = [dict(values["swarms"][0], name=f"team{index}", replicas=7 + index) for index in range(6)]
+    message = error_for(values)
+    count = int(message.split("'swarm:doks.nodePools[0].count' ")[1].split(",")[0])
+
+    values["doks"]["nodePools"][0]["count"] = count
+    assert len(parse_stack_config(values).swarms) == 6
+    values["doks"]["nodePools"][0]["count"] = count - 1
+    assert "does not fit" in error_for(values) or "find no room" in error_for(values)
+
+
+def test_larger_untainted_pool_gets_the_fix():
+    values = doks_values("s-4vcpu-8gb", 1, 3, cpu="1500m", memory="3Gi")
+    values["doks"]["nodePools"].insert(0, {"name": "small", "size": "s-1vcpu-2gb", "count": 1})
+
+    message = error_for(values)
+    assert "more than one node" not in message
+    assert "'swarm:doks.nodePools[1].count' 2" in message
+
+
+def test_jump_host_config_map_limit():
+    values = swarm_values()
+    del values["hetzner"]
+    values["platform"] = "kubeconfig"
+    values["kubeconfig"] = {"context": "k3d-swarm", "sshService": "NodePort", "sshHost": "127.0.0.1"}
+    values["swarms"] = [
+        dict(values["swarms"][0], name=f"team-{index:02d}-agents-abcdefghijklmn", replicas=1000) for index in range(8)
+    ]
+
+    message = error_for(values)
+    assert "the SSH entry's ConfigMap would hold 1087680 bytes" in message
+    assert "at most 1048576" in message
+
+    values["swarms"].pop()
+    assert len(parse_stack_config(values).swarms) == 7

@@ -280,3 +280,12 @@ def test_compare_error_names_generated_layout(write_stack):
     assert result.returncode == 2
     assert "cannot price the swarms of test on doks: no digitalocean node type" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compare_raises_small_workspaces():
+    # The local stack's 5Gi workspaces are below Hetzner's 10 GB minimum volume.
+    result = run_cli("cost", "local", "--on", "hetzner-k3s,doks", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    names = [stack["stack"] for stack in json.loads(result.stdout)["stacks"]]
+    assert names == ["local", "local on hetzner-k3s", "local on doks"]

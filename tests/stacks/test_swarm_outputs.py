@@ -68,3 +68,28 @@ def test_parked_swarm_pays_only_volumes():
     volumes = cost.total("EUR", category="storage", resources={"research"})[0]
     assert volumes > 0
     assert Decimal(research["EUR"]) == volumes
+
+
+def test_costs_add_up_to_the_cent():
+    values = swarm_values()
+    values["swarms"] += [
+        {"name": f"team{index}", "replicas": 1, "cpu": "100m", "memory": "128Mi", "storage": "10Gi",
+         "sshPublicKeys": [BOB_KEY]}
+        for index in range(3)
+    ]
+    config = parse_stack_config(values)
+    cost = estimate("test", config, load_catalog())
+
+    for currency in ("EUR", "USD"):
+        total = sum(Decimal(amounts[currency]) for amounts in swarm_costs(config, cost).values())
+        assert total == cost.total(currency)[0]
+
+
+def test_all_parked_share_the_rest():
+    values = swarm_values()
+    values["swarms"][0]["running"] = False
+    config = parse_stack_config(values)
+    cost = estimate("test", config, load_catalog())
+
+    (agents,) = swarm_costs(config, cost).values()
+    assert Decimal(agents["EUR"]) == cost.total("EUR")[0]
