@@ -52,7 +52,7 @@ _MEMORY_TIERS_GIB = (
 K3S_SERVER_EXTRA_MILLICORES = 500
 K3S_SERVER_EXTRA_MIB = 1024
 
-# The most data that the Kubernetes API server stores in one ConfigMap.
+# The maximum size of the data in one ConfigMap that the Kubernetes API server accepts.
 MAX_CONFIG_MAP_BYTES = 1024 * 1024
 
 # The SSH entry's jump host: two replicas with these requests (components/ssh_entry.py).
@@ -103,7 +103,7 @@ class NodeGroup:
     tainted: bool
     # The config key that sets the node count (`count` or `autoscale.max`), empty for the K3s servers.
     count_key: str
-    # The most nodes the group may have within the platform's limits, or None for no limit.
+    # The maximum number of nodes the group may have within the platform's limits, or None for no limit.
     max_nodes: Optional[int] = None
     # False when the catalog has no vCPU and memory figures for the type: only volumes are counted then.
     hardware_known: bool = True
@@ -345,9 +345,9 @@ def _place_all(groups: list[NodeGroup], demands: list[Demand]) -> tuple[list[str
 def _verified_count(groups: list[NodeGroup], demands: list[Demand], target: NodeGroup, estimate: int) -> int:
     """Return the fewest nodes of `target`, from `estimate` up, with which the whole placement succeeds.
 
-    The estimate packs the leftover containers onto new nodes on their own;
-    placing everything again can need a few more, and the count that the
-    error suggests must make the stack fit.
+    The estimate packs the leftover containers onto new nodes on their own.
+    Placing everything again can need a few more nodes, and the count that
+    the error suggests must make the stack fit.
     """
 
     def fits(nodes: int) -> bool:

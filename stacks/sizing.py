@@ -27,13 +27,13 @@ from stacks.config_pools import SIZING_RESOLVED
 # out, because a swarm image may exist for amd64 only.
 CANDIDATE_PREFIXES = {"hetzner": ("cx", "cpx", "ccx"), "digitalocean": ("s-", "g-", "c-", "m-")}
 
-# The most nodes the solver tries per type: Hetzner puts at most 100 servers
+# The maximum number of nodes the solver tries per type: Hetzner puts at most 100 servers
 # in one private network; for DOKS it is a search bound, not a platform limit.
 MAX_NODES = {"hetzner": 100, "digitalocean": 1000}
 
 
 class SizingError(ValueError):
-    """No node type in the catalog holds the swarms."""
+    """Raised when no node type in the catalog has room for the swarms."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def compute_lower_bound(catalog: Catalog, provider: str, location: str, demands:
 
 @dataclass(frozen=True)
 class AutoSizedPool:
-    """What the solver chose for one `sizing: auto` pool, and the lower bound of its nodes' price."""
+    """The solver's choice for one `sizing: auto` pool, and the lower bound of its nodes' price."""
 
     key: str
     pool: str
