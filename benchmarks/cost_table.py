@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Optional
 
 from stacks.capacity import Demand, containers_per_node, node_group, stack_demands
-from stacks.catalog import Catalog, UnknownPriceError
+from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.cost import CENT, StackCost
 from stacks.cost_estimate import estimate
 from stacks.sizing import candidates, compute_lower_bound
@@ -53,6 +53,9 @@ class CostRow:
     lower_bound: Decimal
     # A tighter lower bound that counts whole containers per node, for explaining the gap.
     per_container_bound: Decimal
+    # The types whose vCPU and GiB the lower bound prices, and the cheapest slot of the largest swarm.
+    cheapest_per_unit: tuple[Price, Price]
+    slot: ContainerSlot
     auto: PricedLayout
     hand: PricedLayout
     usd_per_eur: Decimal
@@ -96,26 +99,61 @@ def monthly(cost: StackCost) -> Decimal:
     return low
 
 
-def per_container_bound(catalog: Catalog, provider: str, place: str, demands: list[Demand]) -> Decimal:
-    """Price each container at the cheapest node type per container that one node of it takes.
+@dataclass(frozen=True)
+class ContainerSlot:
+    """The node type with the lowest price per container of one kind, and how many containers one node takes."""
+
+    price: Price
+    per_node: int
+    # Containers per node by the type's vCPUs and memory alone, without the system reserve and the volume limit.
+    per_node_by_size: int
+    volume_limit: int
+
+    @property
+    def per_container(self) -> Decimal:
+        return self.price.monthly / self.per_node
+
+
+def cheapest_slot(catalog: Catalog, provider: str, place: str, demand: Demand) -> ContainerSlot:
+    """Find the candidate node type with the lowest price per container that one node of it takes.
 
     A node takes whole containers within its allocatable CPU and memory (after
     the system reserve) and its volume limit, and each container needs its CPU
-    and memory on one node. So any layout of the candidate types pays at
-    least `count x price / containers per node` of the cheapest type for each
-    kind of container, before the node count is rounded up.
+    and memory on one node.
+    """
+    slots = []
+    for price in candidates(catalog, provider, place):
+        group = node_group(catalog, price, 1, name="bound", key="bound", count_key="")
+        per_node = containers_per_node(group, demand)
+        if per_node:
+            assert price.vcpus is not None and price.memory_gb is not None  # candidates have hardware figures
+            by_size = min(price.vcpus * 1000 // demand.millicores, int(price.memory_gb * 1024) // demand.mebibytes)
+            slots.append(ContainerSlot(price, per_node, by_size, group.volumes))
+    if not slots:
+        raise ValueError(f"no {provider} node type in {place} takes one container of {demand.label}")
+    return min(slots, key=lambda slot: (slot.per_container, slot.price.sku))
+
+
+def per_container_bound(catalog: Catalog, provider: str, place: str, demands: list[Demand]) -> Decimal:
+    """Price each kind of container at its cheapest slot, and return the largest of those prices.
+
+    Any layout of the candidate types pays at least `count x price per
+    container` of the cheapest slot for each kind of container, before the
+    node count is rounded up.
     """
     bound = Decimal(0)
     for demand in demands:
-        if not demand.count:
-            continue
-        per_container = []
-        for price in candidates(catalog, provider, place):
-            per_node = containers_per_node(node_group(catalog, price, 1, name="bound", key="bound", count_key=""), demand)
-            if per_node:
-                per_container.append(price.monthly / per_node)
-        bound = max(bound, demand.count * min(per_container))
+        if demand.count:
+            bound = max(bound, demand.count * cheapest_slot(catalog, provider, place, demand).per_container)
     return bound.quantize(CENT)
+
+
+def cheapest_per_unit(catalog: Catalog, provider: str, place: str) -> tuple[Price, Price]:
+    """Return the candidate types with the cheapest vCPU and the cheapest GiB, as `compute_lower_bound` prices them."""
+    types = candidates(catalog, provider, place)
+    per_vcpu = min(types, key=lambda price: price.monthly / price.vcpus)
+    per_gib = min(types, key=lambda price: price.monthly / price.memory_gb)
+    return per_vcpu, per_gib
 
 
 def cost_row(platform: Platform, containers: int, catalog: Catalog) -> CostRow:
@@ -133,14 +171,18 @@ def cost_row(platform: Platform, containers: int, catalog: Catalog) -> CostRow:
             "worker_names no longer matches stacks.cost_estimate.implied_resources"
         )
     fixed = sum(line.monthly_low for line in auto_cost.lines if line.resource not in workers)
+
     demands = stack_demands(auto.config)
     place = location(platform, auto.config)
+    swarm = max(demands, key=lambda demand: demand.count)
     return CostRow(
         platform=platform,
         containers=containers,
         currency=auto_cost.currency,
         lower_bound=(compute_lower_bound(catalog, platform.provider, place, demands) + fixed).quantize(CENT),
         per_container_bound=(per_container_bound(catalog, platform.provider, place, demands) + fixed).quantize(CENT),
+        cheapest_per_unit=cheapest_per_unit(catalog, platform.provider, place),
+        slot=cheapest_slot(catalog, platform.provider, place, swarm),
         auto=PricedLayout(auto, monthly(auto_cost), auto_unpriced),
         hand=PricedLayout(hand, monthly(hand_cost), hand_unpriced),
         usd_per_eur=catalog.exchange_rate.usd_per_eur,

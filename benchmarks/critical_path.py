@@ -131,6 +131,9 @@ def first_reachable_container(plan: Plan, custom: dict[str, bool]) -> CriticalPa
     firewall rule), which are those that wait for the load balancer directly.
     Any one StatefulSet is enough, so the earliest one counts.
     """
+    # NOTE: a StatefulSet "waits until its status is ready" (its docstring in
+    # pulumi-kubernetes 4.34.2), and that needs worker nodes that no dependency
+    # links, such as a DOKS node pool. So a real update can wait longer than this chain shows.
     graph = waits_for(plan.resources, custom)
     order = [resource.urn for resource in plan.resources if resource.urn in graph]
     chains = longest_chains(graph, order)
