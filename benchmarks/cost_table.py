@@ -78,7 +78,7 @@ def worker_names(stack: SizedStack) -> set[str]:
 
 
 def price_stack(stack: SizedStack, catalog: Catalog) -> tuple[StackCost, Optional[str]]:
-    """Price a stack; when its Hetzner load balancer type has no price, price it without the load balancer."""
+    """Price a stack, or, when its Hetzner load balancer type has no price, the stack without the load balancer."""
     try:
         return estimate("benchmark", stack.config, catalog), None
     except UnknownPriceError:
@@ -95,7 +95,7 @@ def price_stack(stack: SizedStack, catalog: Catalog) -> tuple[StackCost, Optiona
 def monthly(cost: StackCost) -> Decimal:
     low, high = cost.total(cost.currency)
     if low != high:
-        raise ValueError(f"the stack's cost is a range {low} - {high}; the benchmark stacks have fixed node counts")
+        raise ValueError(f"the stack's cost is a range {low} - {high}, but every benchmark stack has fixed node counts")
     return low
 
 
@@ -167,8 +167,8 @@ def cost_row(platform: Platform, containers: int, catalog: Catalog) -> CostRow:
     worker_compute = sum(line.monthly_low for line in auto_cost.lines if line.resource in workers and line.category == "compute")
     if worker_compute != auto.layout.monthly:
         raise ValueError(
-            f"the worker lines of the auto-sized stack cost {worker_compute}, but its layout {auto.layout.describe()}; "
-            "worker_names no longer matches stacks.cost_estimate.implied_resources"
+            f"the worker lines of the auto-sized stack cost {worker_compute}, but its layout is {auto.layout.describe()}, "
+            "so worker_names no longer matches the names of stacks.cost_estimate.implied_resources. Update worker_names."
         )
     fixed = sum(line.monthly_low for line in auto_cost.lines if line.resource not in workers)
 

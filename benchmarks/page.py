@@ -62,11 +62,12 @@ def _plan_section(rows: list[PlanTimeRow]) -> str:
     lines = [
         "## Offline-plan time and peak memory",
         "",
-        "`stacks.plan.run_plan` on an auto-sized stack of each size (the cheapest worker layout of",
-        "`stacks.sizing`, containers of 1 vCPU, 2 GiB and 20 GiB), next to the *bare floor*: a program that",
-        "registers as many plain resources, of one type with two inputs, under the same mocks and monitor.",
-        f"Each figure comes from {repeats} fresh process{'es' if repeats > 1 else ''} per mode; time is the median,",
-        "peak memory the largest peak resident set size. Before the clock starts, every process plans a",
+        "The offline plan (`stacks.plan.run_plan`) of an auto-sized stack of each size: the cheapest worker",
+        "layout of `stacks.sizing`, for containers of 1 vCPU, 2 GiB and 20 GiB. Next to it, the *bare floor*",
+        "is a program that registers as many plain resources, of one type with two inputs, under the same",
+        "mocks and monitor.",
+        f"Each figure comes from {repeats} fresh process{'es' if repeats > 1 else ''} per mode. Time is the median,",
+        "and peak memory the largest peak resident set size. Before the clock starts, every process plans a",
         "stack of one container once, which imports the provider SDKs, so the times leave imports out and",
         "both modes start from the same memory. *Plan's inputs replayed* is the bare program with each",
         "planned resource's own inputs as plain dictionaries, measured in the same way.",
@@ -142,9 +143,9 @@ def _time_explanation(row: PlanTimeRow) -> str:
         documents = "nested pod specs and cloud-init documents" if row.platform.provider == "hetzner" else "nested pod specs"
         text += (
             f" Registering the plan's own inputs takes {replay:.2f} s, so the size of the inputs ({documents})"
-            f" accounts for {replay - bare:.2f} s, and {plan - replay:.2f} s is what the real program does beyond"
-            " registering them: the SDKs' typed argument classes and outputs, parsing and checking the config,"
-            " the stack outputs and the cost estimate."
+            f" accounts for {replay - bare:.2f} s. The other {plan - replay:.2f} s are what the real program does"
+            " beyond registering them: the SDKs' typed argument classes and outputs, parsing and checking the"
+            " config, the stack outputs and the cost estimate."
         )
         if replay / bare > PLAN_TIME_TARGET_RATIO:
             text += (
@@ -164,14 +165,14 @@ def _path_section(rows: list[PathRow]) -> str:
         "## Provisioning critical path",
         "",
         "The longest chain of resources that wait for each other, from an empty account until the first",
-        "container is reachable over SSH: one swarm's StatefulSet, the SSH entry's Deployment and Service,",
-        "and the cloud load balancer with the resources that attach it. It is read from the offline plan:",
-        "a resource waits for the resources whose outputs it takes, for its `depends_on`, for its explicit",
-        "provider (the Kubernetes provider waits for the kubeconfig) and for a custom-resource parent;",
-        "component parents delay nothing. Each resource counts as one step, so the length counts steps,",
-        "not minutes: a server that boots K3s and a ConfigMap weigh the same. The graph also leaves out",
-        "waits that no dependency names: `pulumi up` waits for a StatefulSet's containers to become ready,",
-        "which needs worker nodes (on DOKS, the node pool). Names leave out the stack's prefix,",
+        "container is reachable over SSH. That takes one swarm's StatefulSet, the SSH entry's Deployment and",
+        "Service, and the cloud load balancer with the resources that attach it. The chain is read from the",
+        "offline plan. A resource waits for the resources whose outputs it takes, for its `depends_on`, for",
+        "its explicit provider (the Kubernetes provider waits for the kubeconfig) and for a custom-resource",
+        "parent. Component parents delay nothing. Each resource counts as one step, so the length counts",
+        "steps, not minutes: a server that boots K3s and a ConfigMap weigh the same. The graph also leaves",
+        "out waits that no dependency names: `pulumi up` waits for a StatefulSet's containers to become",
+        "ready, which needs worker nodes (on DOKS, the node pool). Names leave out the stack's prefix,",
         "`swarm-<stack>-`. Stacks are auto-sized as above.",
         "",
         "| platform | containers (swarms) | length | chain |",
@@ -220,7 +221,7 @@ def _cost_section(rows: list[CostRow]) -> str:
         "*Hand-picked* is the example stack's worker type (cx33 from Pulumi.dev.yaml, s-4vcpu-8gb from",
         "Pulumi.prod.yaml) at the fewest nodes that pass the capacity check. The *lower bound* is",
         "`stacks.sizing.compute_lower_bound` for the worker nodes plus every cost line that belongs to no",
-        "worker node; a Hetzner worker's own IPv4 address counts as part of that worker. The *per-container",
+        "worker node. A Hetzner worker's own IPv4 address counts as part of that worker. The *per-container",
         "bound* is a tighter lower bound: the containers times the lowest price per container of any node",
         "type, counting the whole containers that one node takes after its system reserve and volume limit.",
         "",

@@ -66,7 +66,7 @@ def peak_rss_mib() -> float:
 
 
 def run_program(program: Callable[[], None], stack: str) -> int:
-    """Run a Pulumi program under the offline plan's mocks and monitor; return how many resources it registered."""
+    """Run a Pulumi program under the offline plan's mocks and monitor, and return how many resources it registered."""
     engine = PreviewMocks()
     monitor = RecordingMonitor(engine)
     # The same setup as stacks.plan.run_plan, without the program's config.
@@ -97,7 +97,7 @@ def code_group(path: str) -> str:
 
 
 def profile_plan(stack_file: str) -> dict[str, Any]:
-    """Plan under cProfile; return the total seconds and the seconds of each code group's own functions."""
+    """Plan under cProfile, and return the total seconds and the seconds of each code group's own functions."""
     profiler = cProfile.Profile()
     profiler.enable()
     registered = len(run_plan(stack_file).resources)

@@ -86,7 +86,7 @@ def with_swarms(config: dict[str, Any], workload: Workload) -> dict[str, Any]:
 
 
 def with_layout(config: dict[str, Any], platform: Platform, layout: Layout, catalog: Catalog) -> dict[str, Any]:
-    """Replace the worker pools with one pool of the layout; on Hetzner, pick a load balancer that targets every server."""
+    """Replace the worker pools with one pool of the layout, and on Hetzner pick a load balancer that targets every server."""
     config = copy.deepcopy(config)
     if platform.provider == "hetzner":
         section = config[f"{NAMESPACE}:hetzner"]
@@ -119,7 +119,7 @@ def unchecked_config(config: dict[str, Any]) -> StackConfig:
 
 
 def checked_config(config: dict[str, Any]) -> StackConfig:
-    """Parse the config as the plan does, capacity check included; raises StackConfigError when it fails."""
+    """Parse the config as the plan does, capacity check included, raising StackConfigError when it fails."""
     return parse_stack_config(swarm_values(config), "benchmark stack")
 
 
@@ -142,7 +142,7 @@ def max_worker_nodes(platform: Platform, config: StackConfig) -> int | None:
 
 @dataclass(frozen=True)
 class SizedStack:
-    """A stack config whose workers hold its swarms, with the layout chosen for it."""
+    """A stack config whose workers have room for its swarms, with the layout chosen for it."""
 
     platform: Platform
     workload: Workload
