@@ -285,5 +285,8 @@ def _rounding_explanation(row: CostRow) -> str:
     rounding = (row.auto.monthly / row.per_container_bound - 1) * 100
     if rounding < Decimal("0.05"):
         return "The auto-sized stack costs no more than the per-container bound, so no layout of the candidate node types costs less."
-    extra = " and the SSH entry's jump host" if row.platform.provider == "hetzner" else ""
-    return f"The auto-sized stack costs {rounding:.1f}% more than that, from rounding up to whole nodes{extra}."
+    if row.platform.provider == "hetzner":
+        causes = "rounding up to whole nodes, the SSH entry's jump host and each worker's IPv4 address"
+    else:
+        causes = "rounding up to whole nodes"
+    return f"The auto-sized stack costs {rounding:.1f}% more than that, from {causes}."
