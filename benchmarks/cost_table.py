@@ -18,7 +18,7 @@ from stacks.capacity import Demand, containers_per_node, node_group, stack_deman
 from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.cost import CENT, StackCost
 from stacks.cost_estimate import estimate
-from stacks.sizing import candidates, compute_lower_bound
+from stacks.sizing import candidates, compute_lower_bound, extra_per_node
 
 from benchmarks.stack_files import Platform, SizedStack, Workload, auto_sized, hand_picked, location
 
@@ -108,10 +108,12 @@ class ContainerSlot:
     # Containers per node by the type's vCPUs and memory alone, without the system reserve and the volume limit.
     per_node_by_size: int
     volume_limit: int
+    # What each node costs beside its type, such as a Hetzner agent's primary IPv4.
+    extra_per_node: Decimal = Decimal(0)
 
     @property
     def per_container(self) -> Decimal:
-        return self.price.monthly / self.per_node
+        return (self.price.monthly + self.extra_per_node) / self.per_node
 
 
 def cheapest_slot(catalog: Catalog, provider: str, place: str, demand: Demand) -> ContainerSlot:
@@ -128,7 +130,7 @@ def cheapest_slot(catalog: Catalog, provider: str, place: str, demand: Demand) -
         if per_node:
             assert price.vcpus is not None and price.memory_gb is not None  # candidates have hardware figures
             by_size = min(price.vcpus * 1000 // demand.millicores, int(price.memory_gb * 1024) // demand.mebibytes)
-            slots.append(ContainerSlot(price, per_node, by_size, group.volumes))
+            slots.append(ContainerSlot(price, per_node, by_size, group.volumes, extra_per_node(catalog, provider, place)))
     if not slots:
         raise ValueError(f"no {provider} node type in {place} takes one container of {demand.label}")
     return min(slots, key=lambda slot: (slot.per_container, slot.price.sku))
@@ -164,7 +166,8 @@ def cost_row(platform: Platform, containers: int, catalog: Catalog) -> CostRow:
     hand_cost, hand_unpriced = price_stack(hand, catalog)
 
     workers = worker_names(auto)
-    worker_compute = sum(line.monthly_low for line in auto_cost.lines if line.resource in workers and line.category == "compute")
+    # The layout's price holds each worker's server and, on Hetzner, its primary IPv4.
+    worker_compute = sum(line.monthly_low for line in auto_cost.lines if line.resource in workers)
     if worker_compute != auto.layout.monthly:
         raise ValueError(
             f"the worker lines of the auto-sized stack cost {worker_compute}, but its layout is {auto.layout.describe()}, "

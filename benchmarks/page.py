@@ -286,7 +286,7 @@ def _rounding_explanation(row: CostRow) -> str:
     if rounding < Decimal("0.05"):
         return "The auto-sized stack costs no more than the per-container bound, so no layout of the candidate node types costs less."
     if row.platform.provider == "hetzner":
-        causes = "rounding up to whole nodes, the SSH entry's jump host and each worker's IPv4 address"
+        causes = "rounding up to whole nodes and the SSH entry's jump host"
     else:
         causes = "rounding up to whole nodes"
     return f"The auto-sized stack costs {rounding:.1f}% more than that, from {causes}."

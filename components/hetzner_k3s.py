@@ -530,6 +530,10 @@ class HetznerK3sCluster(pulumi.ComponentResource):
             ],
             user_data=user_data,
             labels=labels,
+            # An agent's disk keeps its size when its type changes, so that
+            # `sizing: auto` can move a pool to a smaller type later: Hetzner
+            # cannot shrink a disk that a larger type grew.
+            keep_disk=public_ip is None,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=protect,

@@ -288,7 +288,7 @@ Overflow = dict[str, list[tuple[Demand, list[NodeGroup], int]]]
 
 def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[str]:
     """Place every demand, largest first, and describe what does not fit, one line per node group."""
-    problems, overflow = _place_all(groups, demands)
+    problems, overflow = place_demands(groups, demands)
     by_name = {group.name: group for group in groups}
     for name, unplaced in overflow.items():
         group = by_name[name]
@@ -299,7 +299,7 @@ def placement_problems(groups: list[NodeGroup], demands: list[Demand]) -> list[s
     return problems
 
 
-def _place_all(groups: list[NodeGroup], demands: list[Demand]) -> tuple[list[str], Overflow]:
+def place_demands(groups: list[NodeGroup], demands: list[Demand]) -> tuple[list[str], Overflow]:
     """Place the demands; return the problems no node count solves and the containers left over, by target group."""
     free = {group.name: [_empty(group) for _ in range(group.nodes)] for group in groups}
     by_name = {group.name: group for group in groups}
@@ -352,7 +352,7 @@ def _verified_count(groups: list[NodeGroup], demands: list[Demand], target: Node
 
     def fits(nodes: int) -> bool:
         resized = [replace(group, nodes=nodes) if group.name == target.name else group for group in groups]
-        _, overflow = _place_all(resized, demands)
+        _, overflow = place_demands(resized, demands)
         return not overflow
 
     limit = target.max_nodes if target.max_nodes is not None else estimate * 2 + 10

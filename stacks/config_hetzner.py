@@ -228,10 +228,14 @@ class HetznerConfig(ConfigModel):
 
         servers = self.control_plane.count + sum(pool.max_servers for pool in self.workers)
         if servers > hetzner_facts.MAX_SERVERS_PER_NETWORK:
+            largest = max(range(len(self.workers)), key=lambda index: self.workers[index].max_servers)
+            pool = self.workers[largest]
+            field = "autoscale.max" if pool.autoscale is not None else "count"
+            fewer = max(0, pool.max_servers - (servers - hetzner_facts.MAX_SERVERS_PER_NETWORK))
             raise ValueError(
                 f"the cluster has up to {servers} servers (autoscaled pools count at autoscale.max), but a "
-                f"Hetzner private network takes at most {hetzner_facts.MAX_SERVERS_PER_NETWORK}; lower "
-                "swarm:hetzner.workers[].count or swarm:hetzner.workers[].autoscale.max"
+                f"Hetzner private network takes at most {hetzner_facts.MAX_SERVERS_PER_NETWORK}; fix with: "
+                f"pulumi config set --path 'swarm:hetzner.workers[{largest}].{field}' {fewer}, or lower another pool"
             )
 
         groups = hetzner_facts.placement_groups_needed(self.control_plane.count)

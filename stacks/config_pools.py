@@ -151,4 +151,6 @@ def check_pool_sizing(
         )
     resolved = bool(info.context and info.context.get(SIZING_RESOLVED))
     if count is not None and not resolved:
-        raise ValueError(f"pool {pool} has sizing: auto, which chooses the count; remove count {count}")
+        raise ValueError(
+        f"pool {pool} has sizing: auto, which chooses the count; remove count {count} from the pool in the stack file"
+    )

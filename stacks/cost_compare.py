@@ -59,7 +59,7 @@ def stack_values_on(platform: str, config: StackConfig, values: dict[str, Any], 
             "location": location,
             "controlPlane": control_plane,
             "workers": [{"name": "general", "serverType": node.sku, "count": count}],
-            "loadBalancerType": config.hetzner.load_balancer_type if config.hetzner else "lb11",
+            "loadBalancerType": _load_balancer_type(catalog, control_plane["count"] + count, config),
         }
     elif platform == "doks":
         region = config.doks.region if config.doks else DEFAULT_LOCATION[platform]
@@ -74,3 +74,13 @@ def stack_values_on(platform: str, config: StackConfig, values: dict[str, Any], 
     else:
         raise ValueError(f"no node choice for platform {platform}; use hetzner-k3s or doks")
     return target
+
+
+def _load_balancer_type(catalog: Catalog, servers: int, config: StackConfig) -> str:
+    """Keep the stack's Hetzner load balancer type, or take the smallest that targets every server."""
+    current = config.hetzner.load_balancer_type if config.hetzner else "lb11"
+    table = catalog.load_balancer_limits.get("hetzner")
+    if table is None or current not in table.types or table.types[current].targets >= servers:
+        return current
+    larger = sorted((limits.targets, name) for name, limits in table.types.items() if limits.targets >= servers)
+    return larger[0][1] if larger else current

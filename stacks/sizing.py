@@ -14,12 +14,25 @@ cheapest GiB of memory: every layout pays at least that much for its nodes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Optional
 
-from stacks.capacity import Demand, NodeGroup, containers_per_node, node_group, placement_problems, stack_demands
-from stacks.catalog import Catalog, Price
+from pydantic import ValidationError
+
+from stacks import hetzner_facts
+from stacks.capacity import (
+    CapacityReport,
+    Demand,
+    NodeGroup,
+    containers_per_node,
+    node_group,
+    node_groups,
+    place_demands,
+    placement_problems,
+    stack_demands,
+)
+from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.config import StackConfig
 from stacks.config_pools import SIZING_RESOLVED
 
@@ -42,6 +55,8 @@ class Layout:
 
     price: Price
     nodes: int
+    # What each node costs beside its type's price, such as a Hetzner agent's primary IPv4.
+    extra_per_node: Decimal = Decimal(0)
 
     @property
     def sku(self) -> str:
@@ -49,21 +64,38 @@ class Layout:
 
     @property
     def monthly(self) -> Decimal:
-        return self.price.monthly * self.nodes
+        return (self.price.monthly + self.extra_per_node) * self.nodes
 
     def describe(self) -> str:
         """Describe the layout as the plan and the cost report show it, such as "3 x cx43 (47.97 EUR)"."""
         return f"{self.nodes} x {self.sku} ({self.monthly} {self.price.currency})"
 
 
-def candidates(catalog: Catalog, provider: str, location: str) -> list[Price]:
-    """List the node types the solver may choose: priced in the location, with hardware figures, not deprecated."""
+def candidates(catalog: Catalog, provider: str, location: str, only: Optional[str] = None) -> list[Price]:
+    """List the node types the solver may choose: priced in the location, with hardware figures, not deprecated.
+
+    With `only`, the list holds that type alone, of any family, when the catalog prices it in the location.
+    """
     kind = "server" if provider == "hetzner" else "droplet"
+    if only is not None:
+        return [
+            price for price in catalog.of_kind(provider, kind, location) if price.sku == only and price.vcpus and price.memory_gb
+        ]
     return [
         price
         for price in catalog.of_kind(provider, kind, location)
         if price.sku.startswith(CANDIDATE_PREFIXES[provider]) and price.vcpus and price.memory_gb and not price.deprecated
     ]
+
+
+def extra_per_node(catalog: Catalog, provider: str, location: str) -> Decimal:
+    """Return what each worker node costs beside its type: a Hetzner agent's primary IPv4, nothing on DigitalOcean."""
+    if provider != "hetzner":
+        return Decimal(0)
+    try:
+        return catalog.price("hetzner", "primary-ipv4", location).monthly
+    except UnknownPriceError:
+        return Decimal(0)
 
 
 def fewest_nodes(catalog: Catalog, price: Price, demands: list[Demand], max_nodes: int) -> Optional[int]:
@@ -102,32 +134,57 @@ def _nodes_by_totals(group: NodeGroup, demands: list[Demand]) -> int:
     )
 
 
-def cheapest_layout(catalog: Catalog, provider: str, location: str, demands: list[Demand], max_nodes: Optional[int] = None) -> Layout:
+def cheapest_layout(
+    catalog: Catalog,
+    provider: str,
+    location: str,
+    demands: list[Demand],
+    max_nodes: Optional[int] = None,
+    only: Optional[str] = None,
+) -> Layout:
     """Choose the node type and count that hold the demands for the least monthly price, fewer nodes on a tie."""
     limit = max_nodes if max_nodes is not None else MAX_NODES[provider]
+    extra = extra_per_node(catalog, provider, location)
+    types = candidates(catalog, provider, location, only)
+    if not types:
+        raise SizingError(_no_type(catalog, provider, location, only))
     best: Optional[Layout] = None
-    for price in candidates(catalog, provider, location):
+    for price in types:
         nodes = fewest_nodes(catalog, price, demands, limit)
         if nodes is None:
             continue
-        layout = Layout(price, nodes)
+        layout = Layout(price, nodes, extra)
         if best is None or (layout.monthly, layout.nodes, layout.sku) < (best.monthly, best.nodes, best.sku):
             best = layout
     if best is None:
-        raise SizingError(_no_layout(catalog, provider, location, demands, limit))
+        raise SizingError(_no_layout(catalog, types, demands, limit))
     return best
 
 
-def _no_layout(catalog: Catalog, provider: str, location: str, demands: list[Demand], limit: int) -> str:
-    running = [demand for demand in demands if demand.count]
-    if not running:
-        return f"no {provider} node type in {location} is in the price catalog"
-    largest = max(running, key=lambda demand: (demand.millicores, demand.mebibytes))
+def _no_type(catalog: Catalog, provider: str, location: str, only: Optional[str]) -> str:
+    if only is None:
+        return f"the price catalog has no {provider} node type with a price in {location}; run `python -m stacks prices refresh`"
     return (
-        f"no {provider} node type in {location} holds the swarms in at most {limit} nodes: the largest container "
-        f"({largest.label}) requests {largest.millicores / 1000:g} CPU and {largest.mebibytes / 1024:g} GiB, and "
-        f"{sum(demand.count for demand in running)} containers need a volume each; lower the requests or replicas, "
-        "or split the swarms across pools"
+        f"the price catalog has no price and hardware figures for {only} in {location}; choose another type, "
+        "or remove it to let the solver choose"
+    )
+
+
+def _no_layout(catalog: Catalog, types: list[Price], demands: list[Demand], limit: int) -> str:
+    running = [demand for demand in demands if demand.count]
+    largest_type = max(types, key=lambda price: (price.vcpus, price.memory_gb))
+    group = node_group(catalog, largest_type, 1, name="largest", key="largest", count_key="")
+    for demand in running:
+        if containers_per_node(group, demand) == 0:
+            return (
+                f"no node type holds one container of {demand.label}, which requests {demand.millicores / 1000:g} "
+                f"CPU and {demand.mebibytes / 1024:g} GiB; the largest, {largest_type.sku}, has "
+                f"{group.millicores / 1000:g} CPU and {group.mebibytes / 1024:.2f} GiB allocatable; lower the requests"
+            )
+    volumes = sum(demand.count * demand.volumes for demand in running)
+    return (
+        f"no node type holds the swarms in at most {limit} nodes ({volumes} containers with a volume each); "
+        "lower the replicas, or move swarms to another pool"
     )
 
 
@@ -136,13 +193,15 @@ def compute_lower_bound(catalog: Catalog, provider: str, location: str, demands:
 
     Any layout's nodes cost at least the larger of the two: their vCPUs hold
     every CPU request, and each vCPU costs at least the cheapest price per
-    vCPU; the same holds for memory.
+    vCPU. The same holds for memory. A node's price here includes what each
+    node costs beside its type, such as a Hetzner agent's IPv4.
     """
     types = candidates(catalog, provider, location)
     if not types:
-        raise SizingError(f"no {provider} node type in {location} is in the price catalog")
-    per_vcpu = min(price.monthly / price.vcpus for price in types)
-    per_gib = min(price.monthly / price.memory_gb for price in types)
+        raise SizingError(_no_type(catalog, provider, location, None))
+    extra = extra_per_node(catalog, provider, location)
+    per_vcpu = min((price.monthly + extra) / price.vcpus for price in types)
+    per_gib = min((price.monthly + extra) / price.memory_gb for price in types)
     cpus = Decimal(sum(demand.count * demand.millicores for demand in demands)) / 1000
     gibibytes = Decimal(sum(demand.count * demand.mebibytes for demand in demands)) / 1024
     return max(cpus * per_vcpu, gibibytes * per_gib).quantize(Decimal("0.01"))
@@ -191,35 +250,69 @@ def _auto_pools(config: StackConfig) -> list[_AutoPool]:
     return []
 
 
-def pool_demands(config: StackConfig, pool: Any) -> list[Demand]:
-    """List what an auto-sized pool must hold: the swarms that name it, and with no taints the swarms that name none."""
-    demands = []
-    for demand in stack_demands(config):
-        if demand.pool == pool.name or (demand.pool is None and not pool.taints):
-            demands.append(demand)
-    return demands
+def pool_demands(config: StackConfig, catalog: Catalog, auto_pool: Any) -> list[Demand]:
+    """List what an auto-sized pool must hold.
+
+    That is the swarms that name it and, when it has no taints and is the
+    first such auto-sized pool, the containers of swarms that name no pool
+    which the fixed pools without taints leave without room.
+    """
+    demands = stack_demands(config)
+    bound = [replace(demand, pool=None) for demand in demands if demand.pool == auto_pool.name]
+    untainted_auto = [pool for pool in _auto_pools(config) if not pool.pool.taints]
+    if auto_pool.taints or not untainted_auto or untainted_auto[0].pool.name != auto_pool.name:
+        return bound
+    unbound = [demand for demand in demands if demand.pool is None]
+    fixed = [group for group in _fixed_groups(config, catalog) if not group.tainted]
+    _, overflow = place_demands(fixed, unbound)
+    if not fixed:
+        return bound + unbound
+    left = {demand.label: count for unplaced in overflow.values() for demand, _, count in unplaced}
+    # Containers that no fixed pool can hold at all do not show as overflow; they count whole.
+    too_large = [demand for demand in unbound if not any(containers_per_node(group, demand) for group in fixed)]
+    spilled = [replace(demand, count=left[demand.label]) for demand in unbound if demand.label in left]
+    return bound + spilled + [demand for demand in too_large if demand.label not in left]
+
+
+def _fixed_groups(config: StackConfig, catalog: Catalog) -> list[NodeGroup]:
+    """List the node groups of the pools that are not auto-sized, without the K3s servers."""
+    if config.platform == "hetzner-k3s" and config.hetzner is not None:
+        workers = [pool for pool in config.hetzner.workers if pool.sizing != "auto"]
+        fixed = config.model_copy(update={"hetzner": config.hetzner.model_copy(update={"workers": workers})})
+    elif config.platform == "doks" and config.doks is not None:
+        pools = [pool for pool in config.doks.node_pools if pool.sizing != "auto"]
+        fixed = config.model_copy(update={"doks": config.doks.model_copy(update={"node_pools": pools})})
+    else:
+        return []
+    groups = node_groups(fixed, catalog, CapacityReport(problems=[], warnings=[])) or []
+    return [group for group in groups if group.count_key]
 
 
 def size_auto_pools(config: StackConfig, catalog: Catalog) -> list[AutoSizedPool]:
     """Choose the layout of every `sizing: auto` pool, raising SizingError with the pool's key when none fits."""
     sized = []
     for auto in _auto_pools(config):
-        demands = pool_demands(config, auto.pool)
-        chosen = getattr(auto.pool, "server_type" if auto.provider == "hetzner" else "size")
-        catalog_view = catalog if chosen is None else _only_type(catalog, auto.provider, chosen)
+        demands = pool_demands(config, catalog, auto.pool)
+        pinned = getattr(auto.pool, "server_type" if auto.provider == "hetzner" else "size")
         try:
-            layout = cheapest_layout(catalog_view, auto.provider, auto.location, demands)
-            bound = compute_lower_bound(catalog_view, auto.provider, auto.location, demands)
+            layout = cheapest_layout(
+                catalog, auto.provider, auto.location, demands, _max_nodes(config, auto), only=pinned
+            )
+            bound = compute_lower_bound(catalog, auto.provider, auto.location, demands)
         except SizingError as error:
             raise SizingError(f"{auto.key} has sizing: auto, but {error}") from None
         sized.append(AutoSizedPool(auto.key, auto.pool.name, layout, bound))
     return sized
 
 
-def _only_type(catalog: Catalog, provider: str, sku: str) -> Catalog:
-    """Narrow the catalog to one node type of a provider, for a pool that fixes its type and sizes its count."""
-    prices = [price for price in catalog.prices if price.provider != provider or price.kind not in ("server", "droplet") or price.sku == sku]
-    return catalog.model_copy(update={"prices": prices})
+def _max_nodes(config: StackConfig, auto: _AutoPool) -> Optional[int]:
+    """Return the nodes an auto-sized pool may have: on Hetzner, what the network leaves beside the other servers."""
+    if auto.provider != "hetzner" or config.hetzner is None:
+        return None
+    others = config.hetzner.control_plane.count + sum(
+        pool.max_servers for pool in config.hetzner.workers if pool.name != auto.pool.name and pool.sizing != "auto"
+    )
+    return hetzner_facts.MAX_SERVERS_PER_NETWORK - others
 
 
 def resolve_auto_sizing(config: StackConfig, catalog: Catalog) -> tuple[StackConfig, list[AutoSizedPool]]:
@@ -237,5 +330,10 @@ def resolve_auto_sizing(config: StackConfig, catalog: Catalog) -> tuple[StackCon
         if choice is not None:
             pool[type_key] = choice.layout.sku
             pool["count"] = choice.layout.nodes
-    resolved = StackConfig.model_validate(document, by_alias=True, by_name=False, context={SIZING_RESOLVED: True})
+    try:
+        resolved = StackConfig.model_validate(document, by_alias=True, by_name=False, context={SIZING_RESOLVED: True})
+    except ValidationError as error:
+        layouts = ", ".join(f"{choice.key}: {choice.layout.nodes} x {choice.layout.sku}" for choice in sized)
+        reasons = "; ".join(problem["msg"].removeprefix("Value error, ") for problem in error.errors(include_url=False))
+        raise SizingError(f"the auto-sized layout ({layouts}) breaks a rule of the stack: {reasons}") from None
     return resolved, sized

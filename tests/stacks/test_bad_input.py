@@ -60,7 +60,7 @@ BAD_CONFIGS: list[tuple[str, Edit, str]] = [
     ("dev", lambda c: hetzner(c)["workers"][0].update(autoscale={"min": "one", "max": 3}), "swarm:hetzner.workers[0].autoscale.min"),
     ("dev", lambda c: hetzner(c)["workers"][0].update(autoscale={"min": 1, "max": 3}, count=9), "swarm:hetzner.workers[0]: worker pool general has count 9"),
     ("dev", lambda c: hetzner(c)["workers"][0].pop("count"), "swarm:hetzner.workers[0]: worker pool general needs a count"),
-    ("dev", lambda c: hetzner(c)["workers"][0].update(autoscale={"min": 1, "max": 100}), "swarm:hetzner.workers[].autoscale.max"),
+    ("dev", lambda c: hetzner(c)["workers"][0].update(autoscale={"min": 1, "max": 100}), "swarm:hetzner.workers[0].autoscale.max"),
     ("dev", lambda c: hetzner(c)["workers"][0].update(name="autoscaled-general", autoscale={"min": 1, "max": 3}), "swarm:hetzner.workers[0]: autoscaled worker pool name"),
     ("dev", lambda c: (hetzner(c)["workers"][0].update(autoscale={"min": 1, "max": 3}), hetzner(c).update(networkIpRange="10.0.0.0/23")), "swarm:hetzner.networkIpRange = 10.0.0.0/23"),
     ("dev", lambda c: hetzner(c).update(loadBalancerType="lb99"), "swarm:hetzner.loadBalancerType"),

@@ -88,7 +88,7 @@ def test_servers_counted_at_max():
     assert "up to 101 servers" in message
     assert "autoscaled pools count at autoscale.max" in message
     assert "at most 100" in message
-    assert "swarm:hetzner.workers[].autoscale.max" in message
+    assert "swarm:hetzner.workers[0].autoscale.max" in message
 
 
 def test_servers_at_limit_accepted():

@@ -278,7 +278,7 @@ def test_compare_error_names_generated_layout(write_stack):
     result = run_cli("cost", str(write_stack(config)), "--on", "doks")
 
     assert result.returncode == 2
-    assert "cannot price the swarms of test on doks: no digitalocean node type" in result.stderr
+    assert "cannot price the swarms of test on doks: no node type holds one container" in result.stderr
     assert "Traceback" not in result.stderr
 
 
