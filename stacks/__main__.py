@@ -85,11 +85,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
-    exit_code = main()
-    sys.stdout.flush()
+    try:
+        exit_code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader of the output, such as `head`, closed the pipe early; what it read is complete.
+        exit_code = 0
     sys.stderr.flush()
     # The Pulumi SDK leaves event loops open in its worker threads, and their
     # finalizers can print "Exception ignored ... Invalid file descriptor" at

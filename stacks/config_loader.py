@@ -150,6 +150,9 @@ def _describe(problem: Mapping[str, Any], secret_keys: set[str], missing: set[tu
         nearest = difflib.get_close_matches(str(value).lower(), allowed, n=1, cutoff=0.6)
         if nearest:
             example = nearest[0]
+    nearest = re.search(r"nearest: ([A-Za-z0-9._-]*[A-Za-z0-9])", message)
+    if nearest:
+        example = nearest.group(1)
     displayed = _display_value(value, location, secret_keys)
     return f"invalid config {key} = {displayed}: {message}; fix with: {_set_command(key, example)}"
 

@@ -62,13 +62,23 @@ def price_on_platform(stack: str, platform: str, catalog: Catalog, arguments: ar
         raise StackConfigError(f"cannot price the swarms of {stack_file.stack} on {platform}: {reason}") from None
     cost = price_resources(f"{stack_file.stack} on {platform}", plan.resources, catalog, arguments.usd_per_eur)
     cost.notes.append(f"swarms of {stack_file.stack} with nodes chosen for {platform}: {_layout(target)}")
+    raised = [
+        f"{swarm['name']} ({swarm.get('storage', '20Gi')})"
+        for swarm, generated in zip(values.get("swarms", []), target["swarms"])
+        if generated.get("storage") != swarm.get("storage", generated.get("storage"))
+    ]
+    if raised:
+        smallest = target["swarms"][0].get("storage") if len(raised) == len(target["swarms"]) else "the smallest volume"
+        cost.notes.append(f"workspaces of {', '.join(raised)} priced at {smallest}, the smallest volume on {platform}")
     return cost
 
 
 def _layout(values: dict) -> str:
     if "hetzner" in values:
         worker = values["hetzner"]["workers"][0]
-        return f"{worker['count']} x {worker['serverType']} agents and 1 x cx23 server"
+        plane = values["hetzner"]["controlPlane"]
+        servers = "server" if plane["count"] == 1 else "servers"
+        return f"{worker['count']} x {worker['serverType']} agents and {plane['count']} x {plane['serverType']} {servers}"
     pool = values["doks"]["nodePools"][0]
     return f"{pool['count']} x {pool['size']} nodes"
 

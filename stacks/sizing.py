@@ -98,8 +98,12 @@ def extra_per_node(catalog: Catalog, provider: str, location: str) -> Decimal:
         return Decimal(0)
 
 
-def fewest_nodes(catalog: Catalog, price: Price, demands: list[Demand], max_nodes: int) -> Optional[int]:
-    """Return the fewest nodes of one type that hold every demand, or None when the type cannot."""
+def fewest_nodes(
+    catalog: Catalog, price: Price, demands: list[Demand], max_nodes: int, min_nodes: int = 1
+) -> Optional[int]:
+    """Return the fewest nodes of one type, at least `min_nodes`, that hold every demand, or None when the type cannot."""
+    if not any(demand.count for demand in demands):
+        return min_nodes
     group = node_group(catalog, price, 1, name="auto", key="auto", count_key="")
     if any(demand.count and containers_per_node(group, demand) == 0 for demand in demands):
         return None
@@ -141,6 +145,7 @@ def cheapest_layout(
     demands: list[Demand],
     max_nodes: Optional[int] = None,
     only: Optional[str] = None,
+    min_nodes: int = 1,
 ) -> Layout:
     """Choose the node type and count that hold the demands for the least monthly price, fewer nodes on a tie."""
     limit = max_nodes if max_nodes is not None else MAX_NODES[provider]
@@ -150,7 +155,7 @@ def cheapest_layout(
         raise SizingError(_no_type(catalog, provider, location, only))
     best: Optional[Layout] = None
     for price in types:
-        nodes = fewest_nodes(catalog, price, demands, limit)
+        nodes = fewest_nodes(catalog, price, demands, limit, min_nodes)
         if nodes is None:
             continue
         layout = Layout(price, nodes, extra)
@@ -220,8 +225,8 @@ class AutoSizedPool:
         """Describe the choice as the `autoSizing` stack output shows it."""
         return {
             "layout": f"{self.layout.nodes} x {self.layout.sku}",
-            "monthly": f"{self.layout.monthly} {self.layout.price.currency}",
-            "lowerBound": f"{self.lower_bound} {self.layout.price.currency}",
+            "monthly": f"{self.layout.monthly:.2f} {self.layout.price.currency}",
+            "lowerBound": f"{self.lower_bound:.2f} {self.layout.price.currency}",
         }
 
 
@@ -295,8 +300,10 @@ def size_auto_pools(config: StackConfig, catalog: Catalog) -> list[AutoSizedPool
         demands = pool_demands(config, catalog, auto.pool)
         pinned = getattr(auto.pool, "server_type" if auto.provider == "hetzner" else "size")
         try:
+            # A Hetzner pool may have no servers; a DOKS node pool has at least one node.
             layout = cheapest_layout(
-                catalog, auto.provider, auto.location, demands, _max_nodes(config, auto), only=pinned
+                catalog, auto.provider, auto.location, demands, _max_nodes(config, auto), only=pinned,
+                min_nodes=0 if auto.provider == "hetzner" else 1,
             )
             bound = compute_lower_bound(catalog, auto.provider, auto.location, demands)
         except SizingError as error:

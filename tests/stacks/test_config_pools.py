@@ -90,3 +90,12 @@ def test_pool_on_existing_cluster_rejected():
     values["swarms"][0]["pool"] = "general"
 
     assert "has no worker pools to choose from" in error_for(values)
+
+
+def test_nearest_size_is_the_fix():
+    values = swarm_values()
+    del values["hetzner"]
+    values["platform"] = "doks"
+    values["doks"] = {"region": "fra1", "nodePools": [{"name": "general", "size": "s-8vcpu-16g", "count": 1}]}
+
+    assert "fix with: pulumi config set --path 'swarm:doks.nodePools[0].size' s-8vcpu-16gb" in error_for(values)

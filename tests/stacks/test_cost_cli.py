@@ -289,3 +289,11 @@ def test_compare_raises_small_workspaces():
     assert result.returncode == 0, result.stderr
     names = [stack["stack"] for stack in json.loads(result.stdout)["stacks"]]
     assert names == ["local", "local on hetzner-k3s", "local on doks"]
+
+
+def test_compare_notes_raised_workspaces():
+    result = run_cli("cost", "local", "--on", "hetzner-k3s", "--format", "json")
+    notes = " ".join(json.loads(result.stdout)["stacks"][1]["notes"])
+
+    assert "workspaces of agents (5Gi) priced at 10Gi, the smallest volume on hetzner-k3s" in notes
+    assert "1 x cx23 server" in notes

@@ -204,3 +204,19 @@ def test_hcloud_token_from_environment_is_secret(monkeypatch):
 
     assert isinstance(token, pulumi.Output)
     assert pulumi.runtime.sync_await._sync_await(token.is_secret()) is True
+
+
+def test_plan_into_closed_pipe_exits_zero():
+    # `plan dev | head -1` closes the pipe after one line; the command must not print a traceback.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run(
+        f"{sys.executable} -m stacks plan dev | head -1", shell=True, capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+    assert result.stdout.startswith("stack dev: ")
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr

@@ -215,3 +215,20 @@ def parse_lower_bound(config: dict) -> str:
     values = {key.removeprefix("swarm:"): value for key, value in config.items() if key.startswith("swarm:")}
     resolved = parse_stack_config(values)
     return str(compute_lower_bound(load_catalog(), "hetzner", "fsn1", stack_demands(resolved)))
+
+
+def test_idle_hetzner_auto_pool_has_no_servers():
+    values = auto_hetzner(3)
+    values["hetzner"]["workers"].append({"name": "idle", "sizing": "auto"})
+
+    busy, idle = parse_stack_config(values).hetzner.workers
+    assert busy.count >= 1
+    assert idle.count == 0
+
+
+def test_idle_doks_auto_pool_keeps_one_node():
+    values = auto_doks(3)
+    values["doks"]["nodePools"].append({"name": "idle", "sizing": "auto"})
+
+    _, idle = parse_stack_config(values).doks.node_pools
+    assert (idle.size, idle.count) == ("s-1vcpu-2gb", 1)
