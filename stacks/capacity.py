@@ -325,7 +325,9 @@ def place_demands(groups: list[NodeGroup], demands: list[Demand]) -> tuple[list[
                 f"{demand.label} names no pool, but every worker pool has taints, so its containers have no node to "
                 f"run on; remove the taints of one pool, or set {demand.key}.pool"
                 if demand.key
-                else f"{demand.label} needs a worker pool without taints; remove the taints of one pool"
+                else f"{demand.label} needs a worker pool without taints; remove "
+                + " or ".join(f"{group.key}.taints" for group in groups)
+                + ", or add a pool without taints"
             )
             continue
         left = demand.count
