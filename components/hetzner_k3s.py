@@ -267,11 +267,8 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                             private_ip=private_ip,
                             token=secret,
                             join_url=join_url,
-                            node_labels=(
-                                f"{POOL_LABEL}={pool.name}",
-                                *(f"{key}={value}" for key, value in pool.labels.items()),
-                            ),
-                            node_taints=tuple(taint.as_k3s_flag() for taint in pool.taints),
+                            node_labels=agent_labels(pool),
+                            node_taints=agent_taints(pool),
                         )
                     )
                 )
@@ -465,11 +462,8 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                     private_subnet=subnet,
                     token=secret,
                     join_url=join_url,
-                    node_labels=(
-                        f"{POOL_LABEL}={pool.name}",
-                        *(f"{key}={value}" for key, value in pool.labels.items()),
-                    ),
-                    node_taints=tuple(taint.as_k3s_flag() for taint in pool.taints),
+                    node_labels=agent_labels(pool),
+                    node_taints=agent_taints(pool),
                 )
             )
         )
@@ -545,6 +539,16 @@ class HetznerK3sCluster(pulumi.ComponentResource):
                 ignore_changes=["user_data", "image", "ssh_keys"],
             ),
         )
+
+
+def agent_labels(pool: WorkerPool) -> tuple[str, ...]:
+    """Return the K3s `node-label` options of a pool's agents: the pool label and the pool's own labels."""
+    return (f"{POOL_LABEL}={pool.name}", *(f"{key}={value}" for key, value in pool.labels.items()))
+
+
+def agent_taints(pool: WorkerPool) -> tuple[str, ...]:
+    """Return the K3s `node-taint` options of a pool's agents."""
+    return tuple(taint.as_k3s_flag() for taint in pool.taints)
 
 
 def firewall_rules(admin_cidrs: list[str]) -> list[hcloud.FirewallRuleArgs]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Optional
+from typing import Optional
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from stacks import digitalocean_facts
 from stacks.config_base import MIN_KUBERNETES_MINOR, Autoscale, ConfigModel, WholeNumber, duplicates, last_index
 from stacks.config_checks import check_dns_label
-from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing, check_taints, label_map
+from stacks.config_pools import PoolNodeSettings, check_pool_sizing
 
 DEFAULT_DOKS_VERSION = "1.34"
 
@@ -21,28 +21,15 @@ _WEEKDAYS = ("any", "monday", "tuesday", "wednesday", "thursday", "friday", "sat
 _RFC1918 = [ipaddress.ip_network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 
 
-class DoksNodePool(ConfigModel):
+class DoksNodePool(PoolNodeSettings):
     """A DOKS node pool that carries swarm containers."""
 
     name: str = Field(description="pool name, part of the DOKS node pool name", examples=["general"])
-    sizing: Sizing = Field(
-        default="fixed",
-        description="auto: choose the cheapest Droplet size (unless size is set) and count for the swarms",
-        examples=["auto"],
-    )
     size: Optional[str] = Field(default=None, description="Droplet size slug of each node", examples=["s-4vcpu-8gb"])
     count: Optional[WholeNumber] = Field(
         default=None, ge=1, description="number of nodes; optional with autoscale", examples=[2]
     )
     autoscale: Optional[Autoscale] = Field(default=None, examples=['{"min": 1, "max": 3}'])
-    labels: Annotated[dict[str, str], BeforeValidator(label_map), AfterValidator(check_node_labels)] = Field(
-        default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
-    )
-    taints: Annotated[list[Taint], AfterValidator(check_taints)] = Field(
-        default_factory=list,
-        description="taints of the pool's nodes; only swarms that name the pool run there",
-        examples=['{"key": "dedicated", "value": "review", "effect": "NoSchedule"}'],
-    )
 
     @field_validator("name")
     @classmethod

@@ -19,7 +19,7 @@ from stacks.config_base import (
     last_index,
 )
 from stacks.config_checks import check_dns_label, check_image_reference, check_node_network, whole_number
-from stacks.config_pools import Sizing, Taint, check_node_labels, check_pool_sizing, check_taints, label_map
+from stacks.config_pools import PoolNodeSettings, check_pool_sizing
 
 DEFAULT_K3S_VERSION = "v1.34.1+k3s1"
 DEFAULT_SERVER_IMAGE = "ubuntu-24.04"
@@ -61,15 +61,10 @@ class ControlPlane(ConfigModel):
         return _check_server_type(value)
 
 
-class WorkerPool(ConfigModel):
+class WorkerPool(PoolNodeSettings):
     """A group of K3s agent nodes of one server type, fixed in number or autoscaled."""
 
     name: str = Field(description="pool name, part of each server name", examples=["general"])
-    sizing: Sizing = Field(
-        default="fixed",
-        description="auto: choose the cheapest server type (unless serverType is set) and count for the swarms",
-        examples=["auto"],
-    )
     server_type: Optional[str] = Field(default=None, description="Hetzner server type of each agent", examples=["cx33"])
     count: Optional[WholeNumber] = Field(
         default=None,
@@ -81,14 +76,6 @@ class WorkerPool(ConfigModel):
     autoscale: Optional[Autoscale] = Field(default=None, examples=['{"min": 1, "max": 3}'])
     location: Optional[str] = Field(
         default=None, description="Hetzner location of this pool; default: swarm:hetzner.location", examples=["nbg1"]
-    )
-    labels: Annotated[dict[str, str], BeforeValidator(label_map), AfterValidator(check_node_labels)] = Field(
-        default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
-    )
-    taints: Annotated[list[Taint], AfterValidator(check_taints)] = Field(
-        default_factory=list,
-        description="taints of the pool's nodes; only swarms that name the pool run there",
-        examples=['{"key": "dedicated", "value": "review", "effect": "NoSchedule"}'],
     )
 
     @property

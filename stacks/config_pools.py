@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from stacks.config_base import ConfigModel
 
@@ -153,4 +153,22 @@ def check_pool_sizing(
     if count is not None and not resolved:
         raise ValueError(
         f"pool {pool} has sizing: auto, which chooses the count; remove count {count} from the pool in the stack file"
+    )
+
+
+class PoolNodeSettings(ConfigModel):
+    """The keys that every platform's worker pool shares: how its nodes are sized, labelled and tainted."""
+
+    sizing: Sizing = Field(
+        default="fixed",
+        description="auto: choose the cheapest node type (unless one is set) and count for the swarms",
+        examples=["auto"],
+    )
+    labels: Annotated[dict[str, str], BeforeValidator(label_map), AfterValidator(check_node_labels)] = Field(
+        default_factory=dict, description="extra Kubernetes labels of the pool's nodes", examples=['{"team": "ml"}']
+    )
+    taints: Annotated[list[Taint], AfterValidator(check_taints)] = Field(
+        default_factory=list,
+        description="taints of the pool's nodes; only swarms that name the pool run there",
+        examples=['{"key": "dedicated", "value": "review", "effect": "NoSchedule"}'],
     )
