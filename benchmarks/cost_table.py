@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
-from stacks.capacity import Demand, containers_per_node, node_group, stack_demands
+from stacks.capacity import node_group, stack_demands
 from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.cost import CENT, StackCost
 from stacks.cost_estimate import estimate
+from stacks.placement import Demand, containers_per_node
 from stacks.sizing import candidates, compute_lower_bound, extra_per_node
 
 from benchmarks.stack_files import Platform, SizedStack, Workload, auto_sized, hand_picked, location

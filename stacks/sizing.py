@@ -21,20 +21,11 @@ from typing import Any, Optional
 from pydantic import ValidationError
 
 from stacks import hetzner_facts
-from stacks.capacity import (
-    CapacityReport,
-    Demand,
-    NodeGroup,
-    containers_per_node,
-    node_group,
-    node_groups,
-    place_demands,
-    placement_problems,
-    stack_demands,
-)
+from stacks.capacity import CapacityReport, node_group, node_groups, stack_demands
 from stacks.catalog import Catalog, Price, UnknownPriceError
 from stacks.config import StackConfig
 from stacks.config_pools import SIZING_RESOLVED
+from stacks.placement import Demand, NodeGroup, containers_per_node, place_demands, placement_problems
 
 # Families of x86 node types considered. Hetzner's Arm types (cax) are left
 # out, because a swarm image may exist for amd64 only.

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from stacks.capacity import Demand
+from stacks.placement import Demand
 from stacks.catalog import Catalog, ExchangeRate, Price, VolumeLimits, load_catalog
 from stacks.sizing import SizingError, cheapest_layout, compute_lower_bound
 
