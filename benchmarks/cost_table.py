@@ -167,7 +167,7 @@ def cost_row(platform: Platform, containers: int, catalog: Catalog) -> CostRow:
     hand_cost, hand_unpriced = price_stack(hand, catalog)
 
     workers = worker_names(auto)
-    # The layout's price holds each worker's server and, on Hetzner, its primary IPv4.
+    # The layout's price covers each worker's server and, on Hetzner, its primary IPv4.
     worker_compute = sum(line.monthly_low for line in auto_cost.lines if line.resource in workers)
     if worker_compute != auto.layout.monthly:
         raise ValueError(

@@ -24,6 +24,8 @@ from components.ssh_entry import jump_host_config_data
 from stacks import hetzner_facts
 from stacks.catalog import Catalog, Price
 from stacks.config import StackConfig, Swarm
+from stacks.config_doks import DoksNodePool
+from stacks.config_hetzner import WorkerPool
 from stacks.config_checks import parse_quantity_exact
 from stacks.placement import Demand, NodeGroup, placement_problems
 
@@ -160,7 +162,7 @@ def node_groups(config: StackConfig, catalog: Catalog, report: CapacityReport) -
     else:
         return None
 
-    servers = config.hetzner.control_plane.count + sum(_pool_size(pool) for pool in config.hetzner.workers) if provider == "hetzner" else 0
+    servers = config.hetzner.max_servers if provider == "hetzner" and config.hetzner is not None else 0
     groups = []
     for spec in specs:
         # A Hetzner pool may grow until the cluster fills its private network.
@@ -223,15 +225,13 @@ def stack_demands(config: StackConfig, bound_to_pools: bool = True) -> list[Dema
     return demands
 
 
-def _pool_size(pool) -> int:
-    autoscale = getattr(pool, "autoscale", None)
-    if autoscale is not None:
-        return autoscale.max
-    return pool.count or 0
+def _pool_size(pool: WorkerPool | DoksNodePool) -> int:
+    """Return the most nodes a pool can have: its `autoscale.max`, or its `count`."""
+    return pool.autoscale.max if pool.autoscale is not None else pool.count or 0
 
 
-def _count_key(key: str, pool) -> str:
-    return f"{key}.autoscale.max" if getattr(pool, "autoscale", None) is not None else f"{key}.count"
+def _count_key(key: str, pool: WorkerPool | DoksNodePool) -> str:
+    return f"{key}.autoscale.max" if pool.autoscale is not None else f"{key}.count"
 
 
 def jump_host_config_problems(config: StackConfig) -> list[str]:
@@ -270,7 +270,7 @@ def load_balancer_problems(config: StackConfig, catalog: Catalog) -> list[str]:
             "run `python -m stacks prices refresh` or add them with their source"
         ]
     limits = table.types[kind]
-    servers = config.hetzner.control_plane.count + sum(_pool_size(pool) for pool in config.hetzner.workers)
+    servers = config.hetzner.max_servers
     services = 1
     problems = []
     if servers > limits.targets:

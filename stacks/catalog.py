@@ -85,7 +85,7 @@ class VolumeLimits(BaseModel):
 
 
 class LoadBalancerLimits(BaseModel):
-    """What one load balancer type takes: listening services and targets."""
+    """The listening services and targets that one load balancer type accepts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -160,6 +160,11 @@ class HetznerConfig(ConfigModel):
     )
 
     @property
+    def max_servers(self) -> int:
+        """Largest number of servers the cluster can have: the K3s servers and every pool at its most."""
+        return self.control_plane.count + sum(pool.max_servers for pool in self.workers)
+
+    @property
     def has_agents(self) -> bool:
         """Whether any worker pool has agents, or may get them from the autoscaler."""
         return any(pool.fixed_count > 0 or pool.autoscale is not None for pool in self.workers)
@@ -213,7 +218,7 @@ class HetznerConfig(ConfigModel):
                     f"use one of {', '.join(same_zone)} for the pool, or remove its location"
                 )
 
-        servers = self.control_plane.count + sum(pool.max_servers for pool in self.workers)
+        servers = self.max_servers
         if servers > hetzner_facts.MAX_SERVERS_PER_NETWORK:
             largest = max(range(len(self.workers)), key=lambda index: self.workers[index].max_servers)
             pool = self.workers[largest]

@@ -21,8 +21,8 @@ POOL_LABEL = "swarm.pool"
 # The Kubernetes namespaces in which the kubelet lets a node set its own labels.
 _KUBELET_LABEL_PREFIXES = ("node.kubernetes.io", "kubelet.kubernetes.io")
 
-# Kubernetes label syntax: a name of at most 63 characters, optionally after a
-# DNS subdomain prefix and a slash; a value of at most 63 characters or empty.
+# Kubernetes label syntax. A key is a name of at most 63 characters, optionally
+# after a DNS subdomain prefix and a slash. A value has at most 63 characters or is empty.
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")

@@ -1,14 +1,14 @@
-"""Cost-optimal node sizing: the node type and count that hold the swarms for the least monthly price.
+"""Cost-optimal node sizing: the node type and count that fit the swarms for the least monthly price.
 
 The solver tries every node type that the price catalog prices in the
-location, finds for each the fewest nodes on which the capacity check places
-every container (CPU, memory, one volume per container, the system reserve
-and the per-node volume limit), and keeps the cheapest layout. On a tie in
-price it prefers fewer nodes, then the type name, so the choice is the same
-on every run.
+location. For each it finds the fewest nodes on which the capacity check
+places every container, counting CPU, memory, one volume per container, the
+system reserve and the per-node volume limit. It keeps the cheapest layout.
+On a tie in price it prefers fewer nodes, then the type name, so the choice
+is the same on every run.
 
 The lower bound prices the requests alone at the catalog's cheapest vCPU and
-cheapest GiB of memory: every layout pays at least that much for its nodes.
+cheapest GiB of memory, and every layout pays at least the larger of the two.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from stacks.placement import Demand, NodeGroup, containers_per_node, place_deman
 # out, because a swarm image may exist for amd64 only.
 CANDIDATE_PREFIXES = {"hetzner": ("cx", "cpx", "ccx"), "digitalocean": ("s-", "g-", "c-", "m-")}
 
-# The maximum number of nodes the solver tries per type: Hetzner puts at most 100 servers
-# in one private network; for DOKS it is a search bound, not a platform limit.
+# The maximum number of nodes the solver tries per type. Hetzner puts at most 100 servers
+# in one private network. For DOKS the number is a search bound, not a platform limit.
 MAX_NODES = {"hetzner": 100, "digitalocean": 1000}
 
 
@@ -65,7 +65,7 @@ class Layout:
 def candidates(catalog: Catalog, provider: str, location: str, only: Optional[str] = None) -> list[Price]:
     """List the node types the solver may choose: priced in the location, with hardware figures, not deprecated.
 
-    With `only`, the list holds that type alone, of any family, when the catalog prices it in the location.
+    With `only`, the list contains that type alone, of any family, when the catalog prices it in the location.
     """
     kind = "server" if provider == "hetzner" else "droplet"
     if only is not None:
@@ -227,19 +227,20 @@ class _AutoPool:
     pool: Any
     provider: str
     location: str
-    type_field: str
+    # The node type the pool fixes, so that the solver sizes only the count.
+    pinned_type: Optional[str]
 
 
 def _auto_pools(config: StackConfig) -> list[_AutoPool]:
     if config.platform == "hetzner-k3s" and config.hetzner is not None:
         return [
-            _AutoPool(f"swarm:hetzner.workers[{index}]", pool, "hetzner", pool.location or config.hetzner.location, "serverType")
+            _AutoPool(f"swarm:hetzner.workers[{index}]", pool, "hetzner", pool.location or config.hetzner.location, pool.server_type)
             for index, pool in enumerate(config.hetzner.workers)
             if pool.sizing == "auto"
         ]
     if config.platform == "doks" and config.doks is not None:
         return [
-            _AutoPool(f"swarm:doks.nodePools[{index}]", pool, "digitalocean", config.doks.region, "size")
+            _AutoPool(f"swarm:doks.nodePools[{index}]", pool, "digitalocean", config.doks.region, pool.size)
             for index, pool in enumerate(config.doks.node_pools)
             if pool.sizing == "auto"
         ]
@@ -289,11 +290,10 @@ def size_auto_pools(config: StackConfig, catalog: Catalog) -> list[AutoSizedPool
     sized = []
     for auto in _auto_pools(config):
         demands = pool_demands(config, catalog, auto.pool)
-        pinned = getattr(auto.pool, "server_type" if auto.provider == "hetzner" else "size")
         try:
             # A Hetzner pool may have no servers; a DOKS node pool has at least one node.
             layout = cheapest_layout(
-                catalog, auto.provider, auto.location, demands, _max_nodes(config, auto), only=pinned,
+                catalog, auto.provider, auto.location, demands, _max_nodes(config, auto), only=auto.pinned_type,
                 min_nodes=0 if auto.provider == "hetzner" else 1,
             )
             bound = compute_lower_bound(catalog, auto.provider, auto.location, demands)

@@ -54,7 +54,7 @@ def load_balancer_inputs(plan: Plan, platform: str) -> list[tuple[str, dict]]:
     [
         # 14 containers of 1 CPU and 2 GiB fit a cx53 after its reserve, so 200 need 15.
         ("hetzner-k3s", hetzner_config(1), hetzner_config(15)),
-        # s-8vcpu-16gb: 13.3 GiB of allocatable memory holds 6 containers, so 200 need 34.
+        # s-8vcpu-16gb: 13.3 GiB of allocatable memory fits 6 containers, so 200 need 34.
         ("doks", doks_config(1), doks_config(34)),
     ],
 )

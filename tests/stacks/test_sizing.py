@@ -31,7 +31,7 @@ def containers(count: int, cpu_millicores: int = 1000, memory_mib: int = 2048) -
 
 
 def test_small_type_wins_small_swarm():
-    # cx33 (3.92 CPU, 6.10 GiB allocatable) holds three containers of 1 CPU and 2 GiB.
+    # cx33 (3.92 CPU, 6.10 GiB allocatable) takes three containers of 1 CPU and 2 GiB.
     catalog = catalog_of(("cx33", 4, 8, "8.49"), ("cx43", 8, 16, "15.99"))
 
     layout = cheapest_layout(catalog, "hetzner", "fsn1", containers(3))
@@ -41,7 +41,7 @@ def test_small_type_wins_small_swarm():
 
 
 def test_cheaper_total_wins_over_fewer_nodes():
-    # Seven containers: a cx33 holds 3 and a cx43 holds 6 (by memory), so
+    # Seven containers: a cx33 takes 3 and a cx43 takes 6 (by memory), so
     # 3 x cx33 (25.47) beats 2 x cx43 (31.98).
     catalog = catalog_of(("cx33", 4, 8, "8.49"), ("cx43", 8, 16, "15.99"))
 

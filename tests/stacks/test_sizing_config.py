@@ -38,7 +38,7 @@ def error_for(values: dict[str, Any]) -> str:
 
 
 def test_auto_pool_gets_cheapest_layout():
-    # Twelve containers of 1 CPU and 2 GiB: one cx53 holds 14, for less than any mix of smaller types.
+    # Twelve containers of 1 CPU and 2 GiB: one cx53 takes 14, for less than any mix of smaller types.
     pool = parse_stack_config(auto_hetzner(12)).hetzner.workers[0]
 
     assert (pool.server_type, pool.count) == ("cx53", 1)
@@ -54,7 +54,7 @@ def test_auto_pool_grows_with_swarms():
 def test_fixed_type_sizes_only_count():
     pool = parse_stack_config(auto_hetzner(12, serverType="cx33")).hetzner.workers[0]
 
-    # A cx33 holds three containers of 2 GiB by memory, and the jump host's small pods fit beside them.
+    # A cx33 takes three containers of 2 GiB by memory, and the jump host's small pods fit beside them.
     assert (pool.server_type, pool.count) == ("cx33", 4)
 
 
@@ -176,7 +176,7 @@ def test_auto_pool_takes_what_fixed_pools_leave():
     values["doks"]["nodePools"].insert(0, {"name": "fixed", "size": "s-4vcpu-8gb", "count": 2})
 
     fixed, auto = parse_stack_config(values).doks.node_pools
-    # Two fixed nodes hold six of the ten containers, so the auto pool holds four: one
+    # Two fixed nodes take six of the ten containers, so the auto pool takes four: one
     # s-8vcpu-16gb, the same price as two s-4vcpu-8gb but fewer nodes.
     assert (auto.size, auto.count) == ("s-8vcpu-16gb", 1)
 
